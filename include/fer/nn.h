@@ -1,0 +1,113 @@
+/* Layer kernels: pure functions over NHWC float32 tensors. Each kind lives in
+   its own file under src/nn/ with forward and backward side by side. Kernels own
+   nothing: callers pass every buffer, and scratch space sized by the matching
+   *_scratch_floats() function. Backward functions OVERWRITE their parameter
+   gradients (one call per step); dx may be NULL when no input gradient is
+   needed (the first trainable layer stops backpropagation there). */
+#ifndef FER_NN_H
+#define FER_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- reduction hook (synchronized BatchNorm) ----------------------------
+   Sums buf[0..count) across all ranks in place. A NULL hook (or NULL fn)
+   means a single process: nothing to do. */
+typedef struct {
+    void (*fn)(double *buf, int count, void *ctx);
+    void *ctx;
+} fer_reducer;
+
+static inline void fer_reduce(const fer_reducer *r, double *buf, int count)
+{
+    if (r && r->fn)
+        r->fn(buf, count, r->ctx);
+}
+
+/* ---- conv2d: stride 1, square kernel k (odd), padding same or valid ------
+   y[n,h,w,co] = b[co] + sum_{i,j,ci} x[n, h+i-pad, w+j-pad, ci] * k[i,j,ci,co]
+   x: n x h x w x ci,  k: k x k x ci x co (HWIO, Keras),  b: co,
+   y: n x ho x wo x co with ho = h - k + 1 + 2 pad. With relu, y = max(0, .). */
+typedef struct {
+    int n, h, w, ci, co, k, pad, ho, wo;
+} fer_conv_dims;
+
+/* Fills ho, wo and pad from n, h, w, ci, co, k and padding_same. */
+void fer_conv_dims_init(fer_conv_dims *d, int n, int h, int w, int ci, int co, int k, int padding_same);
+size_t fer_conv2d_scratch_floats(const fer_conv_dims *d);
+void fer_conv2d_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
+                        int relu, float *scratch);
+/* dy is masked in place by y > 0 when relu is set. dx, dk and db may each be
+   NULL (skipped). */
+void fer_conv2d_backward(float *dx, float *dk, float *db, float *dy, const float *x, const float *k,
+                         const float *y, const fer_conv_dims *d, int relu, float *scratch);
+
+/* ---- 2x2 max pooling, stride 2, floor (Keras 'valid') ---------------------
+   x: n x h x w x c, y: n x h/2 x w/2 x c. Ties: the gradient goes to the first
+   maximum in row-major window order, exactly one element per window. */
+void fer_maxpool2_forward(float *y, const float *x, int n, int h, int w, int c);
+/* dx is fully written (zero where no gradient flows). */
+void fer_maxpool2_backward(float *dx, const float *dy, const float *x, const float *y, int n, int h, int w,
+                           int c);
+
+/* ---- BatchNormalization over the last axis --------------------------------
+   rows = n*h*w local rows of c channels. Training mode normalizes with the
+   batch mean and the biased batch variance of ALL ranks' rows (sums of x and
+   x^2 go through the reducer), then updates the moving statistics as Keras 2.2
+   does: moving = momentum * moving + (1 - momentum) * batch, where the batch
+   variance put into moving_var is unbiased (times m / (m - 1), m = global rows).
+   save_mean and save_invstd (c each) keep what backward needs. Returns the
+   global row count m. */
+long fer_batchnorm_forward_train(float *y, const float *x, const float *gamma, const float *beta,
+                                 float *moving_mean, float *moving_var, float *save_mean, float *save_invstd,
+                                 int rows, int c, float momentum, float eps, const fer_reducer *r);
+void fer_batchnorm_forward_infer(float *y, const float *x, const float *gamma, const float *beta,
+                                 const float *moving_mean, const float *moving_var, int rows, int c, float eps);
+/* Global sums of dy and dy * xhat go through the reducer; dgamma and dbeta are
+   this rank's partial sums (the gradient allreduce adds the rest). */
+void fer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                            const float *gamma, const float *save_mean, const float *save_invstd, int rows,
+                            long global_rows, int c, const fer_reducer *r);
+
+/* ---- ReLU ------------------------------------------------------------------ */
+void fer_relu_forward(float *y, const float *x, size_t count);
+/* dx = dy where y > 0; dx may alias dy. */
+void fer_relu_backward(float *dx, const float *dy, const float *y, size_t count);
+
+/* ---- inverted dropout -----------------------------------------------------
+   Sample s keeps element e when fer_uniform(sample_keys[s], e) >= rate and then
+   scales it by 1 / (1 - rate), so the mask depends only on the sample's key
+   (seed, step, global sample index, layer), never on the rank.
+   x, y: n x per_sample. mask: n x per_sample bytes (1 kept, 0 dropped). */
+void fer_dropout_forward(float *y, uint8_t *mask, const float *x, int n, size_t per_sample, float rate,
+                         const uint64_t *sample_keys);
+void fer_dropout_backward(float *dx, const float *dy, const uint8_t *mask, int n, size_t per_sample,
+                          float rate);
+
+/* ---- global average pooling: x n x hw x c -> y n x c ---------------------- */
+void fer_gap_forward(float *y, const float *x, int n, int hw, int c);
+void fer_gap_backward(float *dx, const float *dy, int n, int hw, int c);
+
+/* ---- dense: y[n,o] = b[o] + sum_i x[n,i] W[i,o] (Keras kernel: in x out) -- */
+void fer_dense_forward(float *y, const float *x, const float *w, const float *b, int n, int in, int out,
+                       int relu);
+/* dy is masked in place when relu is set; dx, dw, db may be NULL. */
+void fer_dense_backward(float *dx, float *dw, float *db, float *dy, const float *x, const float *w,
+                        const float *y, int n, int in, int out, int relu);
+
+/* ---- softmax cross-entropy from logits (log-sum-exp, stable) --------------
+   probs (may be NULL) gets softmax(logits). dlogits (may be NULL) gets
+   scale * w_i * (softmax - onehot) where w_i = sample_weight[i] or 1.
+   Returns sum_i w_i * (-log softmax(logits_i)[label_i]) over the n local rows,
+   in double; the caller divides by the global count (and passes scale =
+   1 / global count) so shards of any size combine into the global mean. */
+double fer_softmax_xent(float *dlogits, float *probs, const float *logits, const int *labels,
+                        const float *sample_weight, int n, int k, double scale);
+
+/* ---- initialization (Keras defaults) -------------------------------------
+   Glorot uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)), with
+   fan_in = receptive * in, fan_out = receptive * out (receptive = k*k for a
+   conv kernel, 1 for dense). Draws are keyed (counter-based RNG). */
+void fer_glorot_uniform(float *w, size_t count, int fan_in, int fan_out, uint64_t key);
+
+#endif

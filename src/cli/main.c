@@ -1,0 +1,99 @@
+/* fer: git-style front end. Only this directory prints errors and exits. */
+#include "commands.h"
+
+#include "fer/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Commands whose run is NULL are listed as not built yet and exit 1. */
+static const fer_command commands[] = {
+    {"prepare", "convert FER2013 CSV or image folders into a dataset HDF5 file", NULL},
+    {"summary", "print the model table (Keras model.summary() layout) from a config", NULL},
+    {"train", "train (mpirun / srun aware), checkpoint, resume", NULL},
+    {"eval", "accuracy, per-class precision/recall/F1, confusion matrix", NULL},
+    {"predict", "emotion probabilities for image files", NULL},
+    {"augment", "apply one augmentation to an image, or write a preview grid", NULL},
+    {"viz", "filter visualization and saliency maps", NULL},
+    {"bench", "throughput and per-layer profile", NULL},
+    {"check-reference", "compare the model with a reference-state file (PyTorch)", NULL},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fer: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return FER_EXIT_FAILURE;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fer %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see 'fer %s --help')\n", cmd);
+    va_end(ap);
+    return FER_EXIT_USAGE;
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "usage: fer <command> [options]\n"
+               "       fer <command> --help\n"
+               "       fer --version\n\n"
+               "fer trains the seed facial-expression network (VGG16 blocks 1-3 + NiN head)\n"
+               "data-parallel with MPI. Commands:\n\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-16s %s%s\n", commands[i].name, commands[i].summary,
+                commands[i].run ? "" : " (not built yet)");
+    fprintf(f, "\nExit codes: 0 ok, 1 failure (one line on stderr), 2 usage error,\n"
+               "75 stopped by a signal after writing a checkpoint (retry later).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return FER_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            for (size_t i = 0; i < N_COMMANDS; i++)
+                if (!strcmp(argv[2], commands[i].name) && commands[i].run) {
+                    char *args[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, args);
+                }
+        }
+        print_help(stdout);
+        return FER_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        printf("fer %s\n", FER_VERSION);
+        return FER_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(name, commands[i].name))
+            continue;
+        if (!commands[i].run)
+            return cli_fail("'%s' is not built yet in this version", name);
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "fer: '%s' is not a fer command (see 'fer help')\n", name);
+    return FER_EXIT_USAGE;
+}

@@ -29,6 +29,12 @@ typedef struct {
     uint64_t seed;
     double best_val_acc;   /* -1 when none yet */
     int best_epoch;
+    /* Running sums of the epoch in progress (a checkpoint taken mid-epoch
+       resumes them, so the epoch's reported train loss covers every step). */
+    double epoch_loss_sum;
+    double epoch_correct;
+    double epoch_seen;
+    double epoch_seconds;
 } fer_train_state;
 
 typedef struct {
@@ -63,8 +69,16 @@ int fer_checkpoint_save(const char *path, const fer_checkpoint_out *c, fer_err *
 int fer_checkpoint_load(const char *path, fer_model *m, float *slot0, float *slot1, fer_train_state *state,
                         fer_history *history, char **config_yaml, fer_err *err);
 
+/* Reads only the stored configuration (/config attribute yaml) into a
+   malloc'd string, so a model of the right shape can be built first. */
+int fer_checkpoint_read_config(const char *path, char **config_yaml, fer_err *err);
+
 /* Quick validity check without a model: opens, reads /state. */
 int fer_checkpoint_probe(const char *path, fer_train_state *state, fer_err *err);
+/* Full validity check without a model: the probe, then every dataset is
+   read whole so that its checksum is verified (catches corruption that
+   opening the file does not). state may be NULL. */
+int fer_checkpoint_verify(const char *path, fer_train_state *state, fer_err *err);
 
 /* Run directory management. */
 /* Path of checkpoint for (epoch, step) in run_dir into out. */

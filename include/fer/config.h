@@ -34,6 +34,9 @@ typedef struct {
     int epochs;                   /* >= 1 */
     char trainable[FER_NAME_LEN]; /* "all" or the first trainable layer's name */
     fer_optimizer_cfg optimizer;  /* inherits the top-level optimizer, then overrides */
+    unsigned optimizer_given;     /* bookkeeping of src/io/config.c: one bit per optimizer key the
+                                     phase sets itself; the others follow the top-level optimizer,
+                                     also after later --set overrides of it */
 } fer_phase_cfg;
 
 typedef enum {

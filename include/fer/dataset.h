@@ -34,7 +34,7 @@ void fer_dataset_free(fer_dataset *ds);
    what is wrong; with skip_bad, bad rows are counted in *skipped instead. */
 int fer_dataset_read_csv(fer_dataset *ds, const char *path, int skip_bad, long *skipped, fer_err *err);
 
-/* Folder layout root/{train,test}/<class>/*.{png,jpg,jpeg}; class folder names
+/* Folder layout root/{train,test}/<class>/<image>.{png,jpg,jpeg}; class folder names
    matched case-insensitively to fer_emotion_names; train -> Training, test ->
    PublicTest (and "val"/"validation" -> PublicTest, "private" -> PrivateTest).
    Images of other sizes are converted to grey and resized to 48x48. */

@@ -44,5 +44,7 @@ int fer_image_read_grey(const char *path, uint8_t **pixels, int *h, int *w, fer_
 int fer_png_write_grey(const char *path, const uint8_t *pixels, int h, int w, fer_err *err);
 /* 8-bit RGB PNG (h x w x 3). */
 int fer_png_write_rgb(const char *path, const uint8_t *pixels, int h, int w, fer_err *err);
+/* 8-bit grey baseline JPEG at quality 1..100 (tests make folder data sets). */
+int fer_jpeg_write_grey(const char *path, const uint8_t *pixels, int h, int w, int quality, fer_err *err);
 
 #endif

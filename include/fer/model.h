@@ -32,6 +32,7 @@ typedef struct {
 typedef struct {
     fer_layer_cfg cfg;        /* name, type and hyper-parameters */
     int in_h, in_w, in_c;     /* per-sample input shape (NHWC without N) */
+    int flat_input;           /* the input is a vector (after GAP or dense) */
     int out_h, out_w, out_c;  /* per-sample output shape; GAP/dense: 1 x 1 x c */
     int n_weights;
     fer_weight weights[4];
@@ -104,10 +105,18 @@ double fer_model_loss(fer_model *m, const int *labels, const float *sample_weigh
    in_c) there, for saliency: then it backpropagates through every layer. */
 void fer_model_backward(fer_model *m, const fer_pass *p, float *input_grad);
 
+/* Backward pass seeded at the output of layer `from` with dy (n x that
+   layer's output size), down to the input: input_grad gets d(sum dy*y)/dx.
+   Parameter gradients of the layers it passes are overwritten too. For
+   filter visualization and saliency. */
+void fer_model_backward_from(fer_model *m, int from, const float *dy, const fer_pass *p, float *input_grad);
+
 /* Output of layer l from the last forward pass (n x out_h x out_w x out_c). */
 float *fer_model_activation(const fer_model *m, int l);
-/* Gradient buffer of layer l's output from the last backward pass. */
-float *fer_model_activation_grad(const fer_model *m, int l);
+
+/* Floats per sample of layer l's output, and of the model input. */
+size_t fer_layer_out_size(const fer_layer *L);
+size_t fer_model_input_size(const fer_model *m);
 
 /* Parameter counts as Keras reports them. */
 size_t fer_model_total_params(const fer_model *m);

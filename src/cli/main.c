@@ -1,6 +1,7 @@
 /* fer: git-style front end. Only this directory prints errors and exits. */
 #include "commands.h"
 
+#include "fer/cpu.h"
 #include "fer/log.h"
 
 #include <stdarg.h>
@@ -9,15 +10,15 @@
 
 /* Commands whose run is NULL are listed as not built yet and exit 1. */
 static const fer_command commands[] = {
-    {"prepare", "convert FER2013 CSV or image folders into a dataset HDF5 file", NULL},
-    {"summary", "print the model table (Keras model.summary() layout) from a config", NULL},
-    {"train", "train (mpirun / srun aware), checkpoint, resume", NULL},
-    {"eval", "accuracy, per-class precision/recall/F1, confusion matrix", NULL},
+    {"prepare", "convert FER2013 CSV or image folders into a dataset HDF5 file", cmd_prepare},
+    {"summary", "print the model table (Keras model.summary() layout) from a config", cmd_summary},
+    {"train", "train (mpirun / srun aware), checkpoint, resume", cmd_train},
+    {"eval", "accuracy, per-class precision/recall/F1, confusion matrix", cmd_eval},
     {"predict", "emotion probabilities for image files", NULL},
-    {"augment", "apply one augmentation to an image, or write a preview grid", NULL},
+    {"augment", "apply one augmentation to an image, or write a preview grid", cmd_augment},
     {"viz", "filter visualization and saliency maps", NULL},
     {"bench", "throughput and per-layer profile", NULL},
-    {"check-reference", "compare the model with a reference-state file (PyTorch)", NULL},
+    {"check-reference", "compare the model with a reference-state file (PyTorch)", cmd_check_reference},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -67,6 +68,12 @@ static void print_help(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* First of all: OpenBLAS picks its kernel when it loads, so a switch to a
+       faster one re-executes fer before MPI or any BLAS call. */
+    char blas_desc[256];
+    fer_err err;
+    if (fer_blas_setup(argv, blas_desc, sizeof blas_desc, &err))
+        return cli_fail("%s", err.msg);
     if (argc < 2) {
         print_help(stderr);
         return FER_EXIT_USAGE;

@@ -1,0 +1,23 @@
+/* Inference over an image set, split across ranks, with the counts reduced
+   so every rank ends with the same result as one rank would compute. */
+#ifndef FER_EVALUATE_H
+#define FER_EVALUATE_H
+
+#include "fer/dist.h"
+#include "fer/loader.h"
+#include "fer/model.h"
+
+typedef struct {
+    long n;
+    double loss;   /* mean cross-entropy */
+    double accuracy;
+    long confusion[FER_MAX_CLASSES * FER_MAX_CLASSES]; /* [true * classes + predicted] */
+} fer_eval_result;
+
+/* BatchNorm in inference mode, no dropout, no augmentation. batch_size is
+   the global batch. probs_out (may be NULL) gets n x classes probabilities in
+   the set's order (gathered on every rank). */
+int fer_evaluate(fer_model *m, const fer_dist *d, const fer_image_set *s, int batch_size, int caffe,
+                 fer_eval_result *r, float *probs_out, fer_err *err);
+
+#endif

@@ -1,0 +1,116 @@
+/* fer eval: accuracy, confusion matrix and per-class scores of a checkpoint. */
+#include "commands.h"
+#include "options.h"
+
+#include "fer/confusion.h"
+#include "fer/dist.h"
+#include "fer/evaluate.h"
+#include "fer/log.h"
+#include "fer/run_data.h"
+#include "fer/saved_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: fer eval --checkpoint CKPT [--data PATH] [--usage NAME] [--out PREFIX] [--batch N]\n\n"
+    "Evaluates a checkpoint (its stored configuration rebuilds the model) on one usage\n"
+    "of a data set: prints accuracy, the confusion matrix (counts and row-normalized\n"
+    "percentages), per-class precision, recall and F1 and their macro averages, and\n"
+    "writes PREFIX.csv (the matrix) and PREFIX.json (everything).\n"
+    "Runs under mpirun with the samples split across ranks; the result is the same.\n\n"
+    "  --data PATH     dataset HDF5 from `fer prepare`, or synthetic (default: the config's data.path)\n"
+    "  --usage NAME    Training, PublicTest or PrivateTest (default: the config's data.test_usage)\n"
+    "  --out PREFIX    output files prefix (default: <checkpoint dir>/eval-<usage>)\n"
+    "  --batch N       global batch size (default: the config's data.batch_size)\n";
+
+typedef struct {
+    const char *checkpoint, *data, *usage, *out, *batch;
+} eval_args;
+
+static int run(const eval_args *a, const fer_dist *d)
+{
+    fer_config *cfg = calloc(1, sizeof *cfg);
+    fer_model m;
+    fer_err err;
+    if (!cfg)
+        return cli_fail("out of memory");
+    int rc = FER_EXIT_FAILURE;
+    if (fer_saved_model_open(a->checkpoint, cfg, &m, NULL, &err)) {
+        free(cfg);
+        return cli_fail("%s", err.msg);
+    }
+    if (a->usage)
+        snprintf(cfg->data.test_usage, sizeof cfg->data.test_usage, "%s", a->usage);
+    int batch = a->batch ? atoi(a->batch) : cfg->data.batch_size;
+    fer_run_data data;
+    if (batch < 1) {
+        rc = cli_usage("eval", "--batch expects a positive integer, got '%s'", a->batch);
+    } else if (fer_run_data_load(&data, cfg, a->data, 1u << FER_SPLIT_TEST, &err)) {
+        rc = cli_fail("%s", err.msg);
+    } else {
+        fer_eval_result r;
+        if (fer_evaluate(&m, d, &data.set[FER_SPLIT_TEST], batch, cfg->model.preprocess_caffe, &r, NULL, &err)) {
+            rc = cli_fail("%s", err.msg);
+        } else {
+            rc = FER_EXIT_OK;
+            if (d->rank == 0) {
+                const char *names[FER_MAX_CLASSES];
+                for (int k = 0; k < cfg->model.classes; k++)
+                    names[k] = data.ds.class_names[k];
+                fer_confusion c = {cfg->model.classes, names, r.confusion};
+                char title[256], prefix[1200];
+                snprintf(title, sizeof title, "%s %s%s", a->checkpoint, cfg->data.test_usage,
+                         data.ds.synthetic ? " (synthetic data set)" : "");
+                fer_confusion_print(stdout, &c, title);
+                printf("loss %.4f\n", r.loss);
+                if (a->out) {
+                    snprintf(prefix, sizeof prefix, "%s", a->out);
+                } else {
+                    const char *slash = strrchr(a->checkpoint, '/');
+                    int dir = slash ? (int)(slash - a->checkpoint) : 1;
+                    snprintf(prefix, sizeof prefix, "%.*s/eval-%s", dir, slash ? a->checkpoint : ".",
+                             cfg->data.test_usage);
+                }
+                if (fer_confusion_write(&c, prefix, r.loss, &err))
+                    rc = cli_fail("%s", err.msg);
+                else
+                    printf("wrote %s.csv and %s.json\n", prefix, prefix);
+            }
+        }
+        fer_run_data_free(&data);
+    }
+    fer_model_free(&m);
+    free(cfg);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return FER_EXIT_OK;
+    }
+    eval_args a = {0};
+    cli_flag flags[] = {{"--checkpoint", 1, &a.checkpoint, NULL}, {"--data", 1, &a.data, NULL},
+                        {"--usage", 1, &a.usage, NULL},           {"--out", 1, &a.out, NULL},
+                        {"--batch", 1, &a.batch, NULL},           {NULL, 0, NULL, NULL}};
+    cli_options o = {0};
+    int rc = cli_parse_flags(&o, "eval", argc, argv, flags);
+    if (rc != FER_EXIT_OK)
+        return rc;
+    if (o.n_positional > 0)
+        return cli_usage("eval", "unexpected argument '%s'", o.positional[0]);
+    if (!a.checkpoint)
+        return cli_usage("eval", "--checkpoint is required");
+    fer_dist d;
+    fer_err err;
+    if (fer_dist_init(&d, NULL, NULL, &err))
+        return cli_fail("%s", err.msg);
+    if (d.rank != 0)
+        fer_log_set_level(FER_LOG_QUIET);
+    rc = run(&a, &d);
+    fer_dist_finalize(&d);
+    return rc;
+}

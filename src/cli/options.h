@@ -1,0 +1,33 @@
+/* Shared option parsing for subcommands that take a run configuration:
+   `CONFIG` (first positional) or `--config CONFIG`, repeatable `--set KEY=VALUE`,
+   and the command's own flags. */
+#ifndef FER_CLI_OPTIONS_H
+#define FER_CLI_OPTIONS_H
+
+#include "fer/config.h"
+
+typedef struct {
+    const char *name;   /* "--run-dir" */
+    int has_value;      /* 1: takes the next argument */
+    const char **value; /* has_value: where the argument goes */
+    int *flag;          /* !has_value: set to 1 */
+} cli_flag;
+
+#define CLI_MAX_POSITIONAL 64
+
+typedef struct {
+    const char *config_path; /* in: default (may be NULL); out: the one used */
+    fer_config config;       /* loaded, overridden and validated */
+    int n_positional;        /* positional arguments after CONFIG */
+    const char *positional[CLI_MAX_POSITIONAL];
+} cli_options;
+
+/* Parses argv (argv[0] is the subcommand), loads the config, applies the
+   overrides in order and validates. flags ends with a {NULL} row and may be
+   NULL. Returns a FER_EXIT_* code (usage errors and config errors printed). */
+int cli_parse_config_options(cli_options *o, const char *cmd, int argc, char **argv, const cli_flag *flags);
+
+/* Parses argv with flags only (no config); positional arguments are kept. */
+int cli_parse_flags(cli_options *o, const char *cmd, int argc, char **argv, const cli_flag *flags);
+
+#endif

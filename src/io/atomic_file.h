@@ -1,0 +1,26 @@
+/* Crash-safe file replacement for checkpoints and run-directory files:
+   write a temporary name in the same directory, fsync it, rename it over the
+   real name, fsync the directory. A reader sees the old file or the new one,
+   never a partial one, and the new one survives a power cut once we return. */
+#ifndef FER_IO_ATOMIC_FILE_H
+#define FER_IO_ATOMIC_FILE_H
+
+#include "fer/error.h"
+
+#include <stddef.h>
+
+/* "<path>.tmp.<pid>": unique per process, in the destination's directory so
+   that rename() never crosses file systems. */
+void fer_atomic_tmp_name(char *out, size_t cap, const char *path);
+
+/* fsyncs tmp, renames it to path and fsyncs path's directory. On failure tmp
+   is removed. */
+int fer_atomic_commit(const char *tmp, const char *path, fer_err *err);
+
+/* Replaces path with text. */
+int fer_atomic_write_text(const char *path, const char *text, fer_err *err);
+
+/* Replaces dst with a copy of src. */
+int fer_atomic_copy(const char *src, const char *dst, fer_err *err);
+
+#endif

@@ -1,0 +1,305 @@
+/* Forward and backward passes over the layer table, with the activation
+   arena sized by fer_model_reserve(). */
+#include "fer/model.h"
+#include "fer/rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fer_model_batch {
+    int max_n, n;
+    const float *input; /* the last forward's input (not owned) */
+    float *act[FER_MAX_LAYERS];
+    float *grad_a, *grad_b; /* ping-pong buffers for activation gradients */
+    float *dlogits;
+    float *scratch; /* convolution im2col space */
+    float *bn_mean[FER_MAX_LAYERS], *bn_invstd[FER_MAX_LAYERS];
+    long bn_rows[FER_MAX_LAYERS];
+    uint8_t *mask[FER_MAX_LAYERS];
+    uint64_t *keys;
+    int have_loss_grad;
+};
+
+static void batch_free(fer_model_batch *b)
+{
+    if (!b)
+        return;
+    for (int l = 0; l < FER_MAX_LAYERS; l++) {
+        free(b->act[l]);
+        free(b->bn_mean[l]);
+        free(b->bn_invstd[l]);
+        free(b->mask[l]);
+    }
+    free(b->grad_a);
+    free(b->grad_b);
+    free(b->dlogits);
+    free(b->scratch);
+    free(b->keys);
+    free(b);
+}
+
+void fer_model_free(fer_model *m)
+{
+    free(m->params);
+    free(m->grads);
+    free(m->stats);
+    batch_free(m->batch);
+    m->params = m->grads = m->stats = NULL;
+    m->batch = NULL;
+}
+
+static void conv_dims(fer_conv_dims *d, const fer_layer *L, int n)
+{
+    fer_conv_dims_init(d, n, L->in_h, L->in_w, L->in_c, L->out_c, L->cfg.kernel_size, L->cfg.padding_same);
+}
+
+int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
+{
+    if (m->batch && m->batch->max_n >= max_n)
+        return FER_OK;
+    batch_free(m->batch);
+    fer_model_batch *b = m->batch = calloc(1, sizeof *b);
+    if (!b)
+        return fer_fail(err, "model: out of memory for the activation arena");
+    b->max_n = max_n;
+    size_t widest = fer_model_input_size(m), scratch = 1;
+    int ok = 1;
+    for (int l = 0; l < m->n_layers; l++) {
+        const fer_layer *L = &m->layers[l];
+        size_t out = fer_layer_out_size(L);
+        widest = out > widest ? out : widest;
+        ok &= (b->act[l] = malloc((size_t)max_n * out * sizeof(float))) != NULL;
+        if (L->cfg.type == FER_LAYER_CONV2D) {
+            fer_conv_dims d;
+            conv_dims(&d, L, max_n);
+            size_t s = fer_conv2d_scratch_floats(&d);
+            scratch = s > scratch ? s : scratch;
+        } else if (L->cfg.type == FER_LAYER_BATCHNORM) {
+            ok &= (b->bn_mean[l] = malloc(L->out_c * sizeof(float))) != NULL;
+            ok &= (b->bn_invstd[l] = malloc(L->out_c * sizeof(float))) != NULL;
+        } else if (L->cfg.type == FER_LAYER_DROPOUT) {
+            ok &= (b->mask[l] = malloc((size_t)max_n * out)) != NULL;
+        }
+    }
+    ok &= (b->grad_a = malloc((size_t)max_n * widest * sizeof(float))) != NULL;
+    ok &= (b->grad_b = malloc((size_t)max_n * widest * sizeof(float))) != NULL;
+    ok &= (b->dlogits = malloc((size_t)max_n * m->cfg.classes * sizeof(float))) != NULL;
+    ok &= (b->scratch = malloc(scratch * sizeof(float))) != NULL;
+    ok &= (b->keys = malloc((size_t)max_n * sizeof(uint64_t))) != NULL;
+    if (!ok) {
+        batch_free(b);
+        m->batch = NULL;
+        return fer_fail(err, "model: out of memory for activations of a batch of %d", max_n);
+    }
+    return FER_OK;
+}
+
+float *fer_model_activation(const fer_model *m, int l)
+{
+    return m->batch->act[l];
+}
+
+static void dropout_keys(fer_model_batch *b, const fer_pass *p, int l, int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint64_t sample = p->sample_ids ? (uint64_t)p->sample_ids[i] : (uint64_t)i;
+        b->keys[i] = fer_key(p->seed, FER_STREAM_DROPOUT, p->step, sample) ^ fer_mix64((uint64_t)l + 1);
+    }
+}
+
+static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_pass *p)
+{
+    fer_model_batch *b = m->batch;
+    const fer_layer *L = &m->layers[l];
+    float *y = b->act[l];
+    size_t out = fer_layer_out_size(L);
+    switch (L->cfg.type) {
+    case FER_LAYER_CONV2D: {
+        fer_conv_dims d;
+        conv_dims(&d, L, n);
+        fer_conv2d_forward(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), &d, L->cfg.relu,
+                           b->scratch);
+        break;
+    }
+    case FER_LAYER_MAXPOOL:
+        fer_maxpool2_forward(y, x, n, L->in_h, L->in_w, L->in_c);
+        break;
+    case FER_LAYER_BATCHNORM: {
+        int rows = n * L->in_h * L->in_w;
+        float eps = (float)L->cfg.epsilon;
+        if (p->training)
+            b->bn_rows[l] = fer_batchnorm_forward_train(
+                y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), fer_model_weight(m, l, 2),
+                fer_model_weight(m, l, 3), b->bn_mean[l], b->bn_invstd[l], rows, L->in_c,
+                (float)L->cfg.momentum, eps, &p->reducer);
+        else
+            fer_batchnorm_forward_infer(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1),
+                                        fer_model_weight(m, l, 2), fer_model_weight(m, l, 3), rows, L->in_c,
+                                        eps);
+        break;
+    }
+    case FER_LAYER_RELU:
+        fer_relu_forward(y, x, (size_t)n * out);
+        break;
+    case FER_LAYER_DROPOUT:
+        if (p->training && p->dropout && L->cfg.rate > 0) {
+            dropout_keys(b, p, l, n);
+            fer_dropout_forward(y, b->mask[l], x, n, out, (float)L->cfg.rate, b->keys);
+        } else {
+            memcpy(y, x, (size_t)n * out * sizeof(float));
+        }
+        break;
+    case FER_LAYER_GAP:
+        fer_gap_forward(y, x, n, L->in_h * L->in_w, L->in_c);
+        break;
+    case FER_LAYER_DENSE:
+        fer_dense_forward(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), n,
+                          L->in_h * L->in_w * L->in_c, L->out_c, L->cfg.relu);
+        break;
+    }
+}
+
+const float *fer_model_forward(fer_model *m, const float *x, int n, const fer_pass *p)
+{
+    fer_model_batch *b = m->batch;
+    b->n = n;
+    b->input = x;
+    b->have_loss_grad = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        forward_layer(m, l, l == 0 ? x : b->act[l - 1], n, p);
+    return b->act[m->n_layers - 1];
+}
+
+double fer_model_loss(fer_model *m, const int *labels, const float *sample_weight, int n, long global_n,
+                      int *correct, float *probs)
+{
+    fer_model_batch *b = m->batch;
+    int k = m->cfg.classes;
+    const float *logits = b->act[m->n_layers - 1];
+    double scale = global_n > 0 ? 1.0 / (double)global_n : 0.0;
+    double loss =
+        n > 0 ? fer_softmax_xent(b->dlogits, probs, logits, labels, sample_weight, n, k, scale) : 0.0;
+    b->have_loss_grad = 1;
+    if (correct) {
+        int hits = 0;
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            for (int j = 1; j < k; j++)
+                if (logits[(size_t)i * k + j] > logits[(size_t)i * k + best])
+                    best = j;
+            hits += best == labels[i];
+        }
+        *correct = hits;
+    }
+    return loss;
+}
+
+/* Backward of layer l: dy is this layer's output gradient (may be modified
+   in place), dx (may be NULL) receives its input gradient. */
+static void backward_layer(fer_model *m, int l, float *dy, float *dx, int n, const fer_pass *p)
+{
+    fer_model_batch *b = m->batch;
+    const fer_layer *L = &m->layers[l];
+    const float *x = l == 0 ? b->input : b->act[l - 1];
+    const float *y = b->act[l];
+    int trainable = l >= m->first_trainable;
+    size_t out = fer_layer_out_size(L);
+    switch (L->cfg.type) {
+    case FER_LAYER_CONV2D: {
+        fer_conv_dims d;
+        conv_dims(&d, L, n);
+        fer_conv2d_backward(dx, trainable ? fer_model_weight_grad(m, l, 0) : NULL,
+                            trainable ? fer_model_weight_grad(m, l, 1) : NULL, dy, x,
+                            fer_model_weight(m, l, 0), y, &d, L->cfg.relu, b->scratch);
+        break;
+    }
+    case FER_LAYER_MAXPOOL:
+        if (dx)
+            fer_maxpool2_backward(dx, dy, x, y, n, L->in_h, L->in_w, L->in_c);
+        break;
+    case FER_LAYER_BATCHNORM: {
+        float *dgamma = fer_model_weight_grad(m, l, 0), *dbeta = fer_model_weight_grad(m, l, 1);
+        if (!p->training) /* inference-mode gradients (saliency): a per-channel affine map */
+            break;
+        fer_batchnorm_backward(dx, trainable ? dgamma : NULL, trainable ? dbeta : NULL, dy, x,
+                               fer_model_weight(m, l, 0), b->bn_mean[l], b->bn_invstd[l],
+                               n * L->in_h * L->in_w, b->bn_rows[l], L->in_c, &p->reducer);
+        break;
+    }
+    case FER_LAYER_RELU:
+        if (dx)
+            fer_relu_backward(dx, dy, y, (size_t)n * out);
+        break;
+    case FER_LAYER_DROPOUT:
+        if (!dx)
+            break;
+        if (p->training && p->dropout && L->cfg.rate > 0)
+            fer_dropout_backward(dx, dy, b->mask[l], n, out, (float)L->cfg.rate);
+        else
+            memcpy(dx, dy, (size_t)n * out * sizeof(float));
+        break;
+    case FER_LAYER_GAP:
+        if (dx)
+            fer_gap_backward(dx, dy, n, L->in_h * L->in_w, L->in_c);
+        break;
+    case FER_LAYER_DENSE:
+        fer_dense_backward(dx, trainable ? fer_model_weight_grad(m, l, 0) : NULL,
+                           trainable ? fer_model_weight_grad(m, l, 1) : NULL, dy, x,
+                           fer_model_weight(m, l, 0), y, n, L->in_h * L->in_w * L->in_c, L->out_c,
+                           L->cfg.relu);
+        break;
+    }
+}
+
+/* Inference-mode BatchNorm backward: y = gamma * (x - mean) / sqrt(var + eps) + beta. */
+static void batchnorm_infer_backward(fer_model *m, int l, const float *dy, float *dx, int n)
+{
+    const fer_layer *L = &m->layers[l];
+    const float *gamma = fer_model_weight(m, l, 0), *var = fer_model_weight(m, l, 3);
+    int c = L->in_c;
+    size_t rows = (size_t)n * L->in_h * L->in_w;
+    for (size_t r = 0; r < rows; r++)
+        for (int j = 0; j < c; j++)
+            dx[r * c + j] = dy[r * c + j] * gamma[j] / sqrtf(var[j] + (float)L->cfg.epsilon);
+}
+
+static void backward_range(fer_model *m, int from, float *dy, int stop, const fer_pass *p, float *input_grad)
+{
+    fer_model_batch *b = m->batch;
+    int n = b->n;
+    float *cur = dy;
+    for (int l = from; l >= stop; l--) {
+        float *dx = NULL;
+        if (l > stop)
+            dx = cur == b->grad_a ? b->grad_b : b->grad_a;
+        else if (l == 0 && input_grad)
+            dx = input_grad;
+        if (m->layers[l].cfg.type == FER_LAYER_BATCHNORM && !p->training) {
+            if (dx)
+                batchnorm_infer_backward(m, l, cur, dx, n);
+        } else {
+            backward_layer(m, l, cur, dx, n, p);
+        }
+        cur = dx;
+    }
+}
+
+void fer_model_backward(fer_model *m, const fer_pass *p, float *input_grad)
+{
+    fer_model_batch *b = m->batch;
+    int stop = input_grad ? 0 : m->first_trainable;
+    memset(m->grads + m->trainable_offset, 0, (m->n_params - m->trainable_offset) * sizeof(float));
+    int last = m->n_layers - 1;
+    size_t k = (size_t)b->n * m->cfg.classes;
+    memcpy(b->grad_a, b->dlogits, k * sizeof(float)); /* kernels may mask dy in place */
+    backward_range(m, last, b->grad_a, stop, p, input_grad);
+}
+
+void fer_model_backward_from(fer_model *m, int from, const float *dy, const fer_pass *p, float *input_grad)
+{
+    fer_model_batch *b = m->batch;
+    size_t count = (size_t)b->n * fer_layer_out_size(&m->layers[from]);
+    memcpy(b->grad_a, dy, count * sizeof(float));
+    backward_range(m, from, b->grad_a, 0, p, input_grad);
+}

@@ -1,0 +1,418 @@
+/* The training loop: phases, steps, validation, checkpoints, stop requests. */
+#include "fer/trainer.h"
+
+#include "fer/checkpoint.h"
+#include "fer/evaluate.h"
+#include "fer/log.h"
+#include "fer/loader.h"
+#include "fer/metrics_log.h"
+#include "fer/model.h"
+#include "fer/optimizer.h"
+#include "fer/progress.h"
+#include "fer/run_data.h"
+#include "fer/weights.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    const fer_train_opts *o;
+    const fer_config *cfg;
+    const fer_dist *dist;
+    fer_model model;
+    float *slot0, *slot1;
+    fer_train_state st;
+    fer_history hist;
+    fer_run_data data;
+    fer_loader *loader;
+    float class_weights[FER_MAX_CLASSES];
+    float *sample_weights;
+    char *config_yaml;
+    fer_progress progress;
+    FILE *steps_csv;
+    long batches_per_epoch;
+    int use_class_weights;
+    fer_train_result *result;
+} trainer;
+
+/* Failures seen by one rank become everyone's: returns 1 when any rank
+   failed. A rank that did not fail itself gets an empty message (rank 0 or the
+   failing rank prints the reason). */
+static int any_failed(trainer *t, int failed, fer_err *err)
+{
+    int any = fer_dist_any(t->dist, failed);
+    if (any && !failed && err)
+        err->msg[0] = '\0';
+    return any;
+}
+
+static int make_dir(const char *path, fer_err *err)
+{
+    char buf[FER_PATH_LEN];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0775) && errno != EEXIST)
+            return fer_fail(err, "%s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0775) && errno != EEXIST)
+        return fer_fail(err, "%s: %s", buf, strerror(errno));
+    return FER_OK;
+}
+
+static const fer_phase_cfg *phase_cfg(const trainer *t) { return &t->cfg->schedule[t->st.phase]; }
+
+static int first_trainable_layer(const trainer *t, const fer_phase_cfg *ph)
+{
+    if (!strcmp(ph->trainable, "all"))
+        return 0;
+    int l = fer_model_find(&t->model, ph->trainable);
+    return l < 0 ? 0 : l;
+}
+
+static void broadcast_state(trainer *t)
+{
+    const fer_dist *d = t->dist;
+    fer_dist_bcast(d, t->model.params, t->model.n_params * sizeof(float), 0);
+    fer_dist_bcast(d, t->model.stats, t->model.n_stats * sizeof(float), 0);
+    fer_dist_bcast(d, t->slot0, t->model.n_params * sizeof(float), 0);
+    fer_dist_bcast(d, t->slot1, t->model.n_params * sizeof(float), 0);
+    fer_dist_bcast(d, &t->st, sizeof t->st, 0);
+}
+
+static void warn_checkpoint(const char *msg, void *ctx)
+{
+    (void)ctx;
+    fer_info("%s", msg);
+}
+
+/* Rank 0 resolves and loads the checkpoint to resume from, or the pretrained
+   weights of a fresh run; the other ranks receive the state by broadcast. */
+static int restore(trainer *t, fer_err *err)
+{
+    const char *resume = t->o->resume;
+    const char *weights = t->o->weights ? t->o->weights : t->cfg->model.weights;
+    int failed = 0, resumed = 0;
+    if (t->dist->rank == 0) {
+        char path[1200] = "";
+        if (resume && !strcmp(resume, "auto")) {
+            fer_err probe;
+            if (fer_checkpoint_find_latest(t->cfg->run_dir, path, sizeof path, warn_checkpoint, NULL, &probe))
+                fer_info("no checkpoint to resume in %s (%s): starting fresh", t->cfg->run_dir, probe.msg);
+        } else if (resume && *resume) {
+            snprintf(path, sizeof path, "%s", resume);
+        }
+        if (*path) {
+            fer_history_free(&t->hist);
+            failed = fer_checkpoint_load(path, &t->model, t->slot0, t->slot1, &t->st, &t->hist, NULL, err) != 0;
+            if (!failed) {
+                resumed = 1;
+                fer_info("resuming from %s: epoch %d, step %ld of the epoch, phase %s", path, t->st.epoch + 1,
+                         t->st.step_in_epoch, t->cfg->schedule[t->st.phase].name);
+            }
+        } else if (*weights) {
+            fer_weights_report rep;
+            failed = fer_weights_load(&t->model, weights, 0, &rep, err) != 0;
+            if (!failed) {
+                fer_info("loaded %d layers from %s", rep.loaded, weights);
+                if (rep.missing)
+                    fer_info("kept the initialization of %d layers absent from the file: %s", rep.missing,
+                             rep.missing_names);
+                if (rep.ignored)
+                    fer_info("ignored %d layers of the file absent from the model: %s", rep.ignored,
+                             rep.ignored_names);
+            }
+        }
+    }
+    if (any_failed(t, failed, err))
+        return FER_ERROR;
+    fer_dist_bcast(t->dist, &resumed, sizeof resumed, 0);
+    broadcast_state(t);
+    return FER_OK;
+}
+
+static int setup(trainer *t, fer_err *err)
+{
+    const fer_config *c = t->cfg;
+    const fer_dist *d = t->dist;
+    int failed = d->rank == 0 && make_dir(c->run_dir, err);
+    if (any_failed(t, failed, err))
+        return FER_ERROR;
+    if (fer_run_data_load(&t->data, c, NULL, (1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), err))
+        return FER_ERROR;
+    if (t->data.set[FER_SPLIT_TRAIN].n == 0)
+        return fer_fail(err, "%s: no %s samples to train on", c->data.path, c->data.train_usage);
+    if (fer_model_init(&t->model, &c->model, c->seed, err))
+        return FER_ERROR;
+    int shard_max = (c->data.batch_size + d->size - 1) / d->size;
+    if (fer_model_reserve(&t->model, shard_max, err))
+        return FER_ERROR;
+    size_t np = t->model.n_params ? t->model.n_params : 1;
+    t->slot0 = calloc(np, sizeof(float));
+    t->slot1 = calloc(np, sizeof(float));
+    t->sample_weights = malloc((size_t)shard_max * sizeof(float));
+    t->config_yaml = fer_config_to_yaml(c);
+    if (!t->slot0 || !t->slot1 || !t->sample_weights || !t->config_yaml)
+        return fer_fail(err, "out of memory for optimizer buffers");
+    t->st.seed = c->seed;
+    t->st.best_val_acc = -1;
+    t->st.best_epoch = -1;
+    t->use_class_weights = c->data.class_weights == FER_CLASS_WEIGHTS_BALANCED;
+    if (t->use_class_weights)
+        fer_class_weights_balanced(&t->data.set[FER_SPLIT_TRAIN], c->model.classes, t->class_weights);
+    fer_loader_opts lo = {.images = &t->data.set[FER_SPLIT_TRAIN], .batch_size = c->data.batch_size,
+                          .rank = d->rank, .nranks = d->size, .channels = c->model.channels,
+                          .caffe = c->model.preprocess_caffe, .shuffle = 1, .augment = c->augment.enabled,
+                          .aug = c->augment, .seed = c->seed, .prefetch = c->data.prefetch};
+    if (fer_loader_create(&t->loader, &lo, err))
+        return FER_ERROR;
+    t->batches_per_epoch = fer_loader_batches(t->loader);
+    if (restore(t, err))
+        return FER_ERROR;
+    if (d->rank == 0) {
+        fer_progress_init(&t->progress, stdout, &c->logging);
+        if (fer_steps_open(&t->steps_csv, c->run_dir, err))
+            failed = 1;
+    }
+    return any_failed(t, failed, err) ? FER_ERROR : FER_OK;
+}
+
+static void teardown(trainer *t)
+{
+    if (t->steps_csv)
+        fclose(t->steps_csv);
+    fer_loader_free(t->loader);
+    fer_run_data_free(&t->data);
+    fer_model_free(&t->model);
+    fer_history_free(&t->hist);
+    free(t->slot0);
+    free(t->slot1);
+    free(t->sample_weights);
+    free(t->config_yaml);
+}
+
+/* Rank 0 writes; everyone learns whether it worked. */
+static int checkpoint(trainer *t, int is_best, fer_err *err)
+{
+    int failed = 0;
+    if (t->dist->rank == 0) {
+        fer_checkpoint_out c = {.model = &t->model, .slot0 = t->slot0, .slot1 = t->slot1, .state = &t->st,
+                                .history = &t->hist, .config_yaml = t->config_yaml};
+        failed = fer_checkpoint_save_run(t->cfg->run_dir, &c, is_best, t->cfg->checkpoint.keep_last,
+                                         t->result->checkpoint, sizeof t->result->checkpoint, err) != 0;
+        if (!failed)
+            fer_info("checkpoint %s", t->result->checkpoint);
+    }
+    return any_failed(t, failed, err) ? FER_ERROR : FER_OK;
+}
+
+static int all_finite(const float *v, size_t n)
+{
+    float acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc += v[i] * 0.0f; /* NaN or Inf anywhere makes acc NaN */
+    return acc == 0.0f;
+}
+
+typedef struct {
+    double loss_sum, correct, global_n;
+    int stop, skipped;
+} step_result;
+
+static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *err)
+{
+    fer_model *m = &t->model;
+    const fer_phase_cfg *ph = phase_cfg(t);
+    fer_pass pass = {.training = 1, .dropout = 1, .seed = t->cfg->seed, .step = (uint64_t)t->st.global_step,
+                     .sample_ids = b->ids, .reducer = fer_dist_reducer(t->dist)};
+    const float *sw = NULL;
+    if (t->use_class_weights) {
+        for (int i = 0; i < b->n; i++)
+            t->sample_weights[i] = t->class_weights[b->labels[i]];
+        sw = t->sample_weights;
+    }
+    fer_model_forward(m, b->x, b->n, &pass);
+    int correct = 0;
+    double loss = fer_model_loss(m, b->labels, sw, b->n, b->global_n, &correct, NULL);
+    fer_model_backward(m, &pass, NULL);
+    size_t off = m->trainable_offset, count = m->n_params - off;
+    fer_dist_sum_floats(t->dist, m->grads + off, count);
+    /* Loss, hits and the stop flag travel in one reduction per step. */
+    int stop = fer_stop_requested() ||
+               (t->o->stop_after_steps > 0 && t->st.global_step + 1 >= t->o->stop_after_steps);
+    double sums[3] = {loss, (double)correct, (double)stop};
+    fer_dist_sum_doubles(t->dist, sums, 3);
+    sr->loss_sum = sums[0];
+    sr->correct = sums[1];
+    sr->global_n = b->global_n;
+    sr->stop = sums[2] > 0;
+    sr->skipped = 0;
+    if (!isfinite(sums[0]) || !all_finite(m->grads + off, count)) {
+        if (t->cfg->logging.on_nonfinite == FER_NONFINITE_STOP)
+            return fer_fail(err, "non-finite %s at epoch %d step %ld (global step %ld); the last good checkpoint "
+                                 "is kept (logging.on_nonfinite: skip skips such steps)",
+                            isfinite(sums[0]) ? "gradient" : "loss", t->st.epoch + 1, t->st.step_in_epoch + 1,
+                            t->st.global_step + 1);
+        if (t->dist->rank == 0)
+            fer_info("skipped a step with a non-finite loss or gradient at global step %ld", t->st.global_step + 1);
+        sr->skipped = 1;
+        sr->loss_sum = sr->correct = sr->global_n = 0;
+        return FER_OK;
+    }
+    long warmup = (long)(ph->optimizer.warmup_epochs * (double)t->batches_per_epoch);
+    t->st.lr = fer_lr_at(&ph->optimizer, t->st.phase_iterations, warmup);
+    fer_optimizer_step(&ph->optimizer, m->params + off, m->grads + off, t->slot0 + off, t->slot1 + off, count,
+                       t->st.lr, t->st.phase_iterations);
+    t->st.phase_iterations++;
+    t->st.global_step++;
+    return FER_OK;
+}
+
+static void enter_phase(trainer *t)
+{
+    int phase = fer_schedule_phase(t->cfg, t->st.epoch, NULL);
+    if (phase != t->st.phase) {
+        /* The seed recompiles a fresh optimizer at the unfreeze. */
+        t->st.phase = phase;
+        t->st.phase_iterations = 0;
+        memset(t->slot0, 0, t->model.n_params * sizeof(float));
+        memset(t->slot1, 0, t->model.n_params * sizeof(float));
+    }
+    fer_model_set_trainable(&t->model, first_trainable_layer(t, phase_cfg(t)));
+}
+
+/* Runs the rest of the current epoch. Returns 1 when a stop was agreed. */
+static int run_epoch_steps(trainer *t, int *stopped, fer_err *err)
+{
+    fer_loader_start_epoch(t->loader, t->st.epoch, t->st.step_in_epoch);
+    double t_last = fer_now();
+    for (const fer_batch *b; (b = fer_loader_next(t->loader)) != NULL;) {
+        step_result sr;
+        if (train_step(t, b, &sr, err))
+            return FER_ERROR;
+        double now = fer_now(), dt = now - t_last;
+        t_last = now;
+        t->st.step_in_epoch++;
+        t->st.epoch_loss_sum += sr.loss_sum;
+        t->st.epoch_correct += sr.correct;
+        t->st.epoch_seen += sr.global_n;
+        t->st.epoch_seconds += dt;
+        if (t->dist->rank == 0) {
+            double ips = dt > 0 ? sr.global_n / dt : 0;
+            double loss = t->st.epoch_seen ? t->st.epoch_loss_sum / t->st.epoch_seen : 0;
+            double acc = t->st.epoch_seen ? t->st.epoch_correct / t->st.epoch_seen : 0;
+            fer_steps_append(t->steps_csv, t->st.epoch + 1, t->st.step_in_epoch, t->st.global_step, t->st.phase,
+                             sr.global_n ? sr.loss_sum / sr.global_n : 0, sr.global_n ? sr.correct / sr.global_n : 0,
+                             t->st.lr, ips);
+            fer_progress_step(&t->progress, t->st.step_in_epoch, loss, acc,
+                              t->st.epoch_seconds > 0 ? t->st.epoch_seen / t->st.epoch_seconds : 0, t->st.lr);
+        }
+        int last = t->st.step_in_epoch == t->batches_per_epoch;
+        if (sr.stop && !last) {
+            *stopped = 1;
+            return FER_OK;
+        }
+        if (sr.stop)
+            *stopped = 1; /* finish the epoch's bookkeeping, then stop */
+        int every = t->cfg->checkpoint.every_steps;
+        if (!last && every > 0 && t->st.step_in_epoch % every == 0 && checkpoint(t, 0, err))
+            return FER_ERROR;
+    }
+    return FER_OK;
+}
+
+static int finish_epoch(trainer *t, fer_err *err)
+{
+    const fer_config *c = t->cfg;
+    fer_eval_result val = {0};
+    if (t->data.set[FER_SPLIT_VAL].n > 0 &&
+        fer_evaluate(&t->model, t->dist, &t->data.set[FER_SPLIT_VAL], c->data.batch_size,
+                     c->model.preprocess_caffe, &val, NULL, err))
+        return FER_ERROR;
+    double seen = t->st.epoch_seen > 0 ? t->st.epoch_seen : 1;
+    fer_epoch_metrics row = {.epoch = t->st.epoch + 1, .phase = t->st.phase, .lr = t->st.lr,
+                             .train_loss = t->st.epoch_loss_sum / seen, .train_acc = t->st.epoch_correct / seen,
+                             .val_loss = val.loss, .val_acc = val.accuracy, .seconds = t->st.epoch_seconds};
+    if (fer_history_append(&t->hist, &row))
+        return fer_fail(err, "out of memory for the metrics history");
+    int is_best = val.accuracy > t->st.best_val_acc;
+    if (is_best) {
+        t->st.best_val_acc = val.accuracy;
+        t->st.best_epoch = t->st.epoch + 1;
+    }
+    t->result->last_val_acc = val.accuracy;
+    t->result->best_val_acc = t->st.best_val_acc;
+    if (t->dist->rank == 0)
+        fer_progress_epoch_end(&t->progress, row.train_loss, row.train_acc, row.val_loss, row.val_acc, row.seconds,
+                               row.seconds > 0 ? t->st.epoch_seen / row.seconds : 0);
+    t->st.epoch++;
+    t->st.step_in_epoch = 0;
+    t->st.epoch_loss_sum = t->st.epoch_correct = t->st.epoch_seen = t->st.epoch_seconds = 0;
+    int failed = t->dist->rank == 0 && fer_epochs_write(c->run_dir, &t->hist, err);
+    if (any_failed(t, failed, err))
+        return FER_ERROR;
+    int total = fer_schedule_total_epochs(c);
+    if (t->st.epoch % c->checkpoint.every_epochs == 0 || t->st.epoch == total || is_best)
+        return checkpoint(t, is_best, err);
+    return FER_OK;
+}
+
+static void log_start(const trainer *t)
+{
+    const fer_config *c = t->cfg;
+    if (t->dist->rank != 0)
+        return;
+    fer_info("%d rank(s), global batch %d, %ld steps per epoch, %d training and %d validation samples%s",
+             t->dist->size, c->data.batch_size, t->batches_per_epoch, t->data.set[FER_SPLIT_TRAIN].n,
+             t->data.set[FER_SPLIT_VAL].n, t->data.ds.synthetic ? " (synthetic data set)" : "");
+    if (t->o->blas_info)
+        fer_info("%s", t->o->blas_info);
+    fer_info("run directory %s", c->run_dir);
+}
+
+static int train_loop(trainer *t, fer_err *err)
+{
+    int total = fer_schedule_total_epochs(t->cfg), stopped = 0;
+    while (t->st.epoch < total && !stopped) {
+        enter_phase(t);
+        if (t->dist->rank == 0)
+            fer_progress_epoch_begin(&t->progress, t->st.epoch, total, t->batches_per_epoch, phase_cfg(t)->name,
+                                     fer_lr_at(&phase_cfg(t)->optimizer, t->st.phase_iterations, 0));
+        if (run_epoch_steps(t, &stopped, err))
+            return FER_ERROR;
+        if (t->st.step_in_epoch == t->batches_per_epoch) {
+            if (finish_epoch(t, err))
+                return FER_ERROR;
+        } else if (stopped && checkpoint(t, 0, err)) {
+            return FER_ERROR;
+        }
+    }
+    t->result->outcome = stopped && t->st.epoch < total ? FER_TRAIN_STOPPED : FER_TRAIN_FINISHED;
+    t->result->epochs_done = t->st.epoch;
+    t->result->best_val_acc = t->st.best_val_acc;
+    return FER_OK;
+}
+
+int fer_train(const fer_train_opts *o, fer_train_result *r, fer_err *err)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    memset(r, 0, sizeof *r);
+    t.o = o;
+    t.cfg = o->config;
+    t.dist = o->dist;
+    t.result = r;
+    int rc = setup(&t, err);
+    if (rc == FER_OK) {
+        log_start(&t);
+        rc = train_loop(&t, err);
+    }
+    teardown(&t);
+    return rc;
+}

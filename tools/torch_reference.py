@@ -1,0 +1,262 @@
+#!/usr/bin/python3
+"""Reference state for `fer check-reference`, computed by independent code.
+
+Builds the network of a fer YAML config in PyTorch (its own layers: nn.Conv2d,
+nn.MaxPool2d, nn.BatchNorm2d, nn.Linear; NCHW inside), draws random weights,
+a random "preprocessed" input batch and random labels, runs ONE training-mode
+forward pass in float64 (BatchNorm with batch statistics and the biased
+variance, dropout off), the mean softmax cross-entropy and the backward pass,
+and writes (all float32 unless noted):
+
+  /model_weights                  Keras save_weights layout: layer_names (with
+                                  input_1), per layer weight_names, datasets at
+                                  <layer>/<layer>/kernel:0 ... (HWIO kernels,
+                                  (in, out) dense kernels)
+  /input                          (N, S, S, C) NHWC
+  /labels                         int32 (N,)
+  /expected/logits                (N, classes), before the softmax
+  /expected/loss                  scalar, the mean cross-entropy
+  /expected/gradients             same layout, trainable tensors only
+                                  (kernel, bias, gamma, beta)
+  /expected/moving_statistics     same layout, BatchNorm moving_mean and
+                                  moving_variance after the pass (Keras update:
+                                  m * moving + (1 - m) * batch, unbiased variance)
+
+Run it with Debian's interpreter (python3-torch, python3-h5py, python3-numpy,
+python3-yaml):
+
+  /usr/bin/python3 tools/torch_reference.py --config configs/tiny.yaml \\
+      --batch 3 --seed 1 --out ref.h5
+  fer check-reference ref.h5 --config configs/tiny.yaml
+"""
+
+import argparse
+import sys
+
+import h5py
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import yaml
+
+# The defaults of fer's config schema (src/io/config_schema.c), which follow
+# Keras's layer defaults.
+MODEL_DEFAULTS = {"input_size": 96, "channels": 3, "classes": 7}
+LAYER_DEFAULTS = {"kernel_size": 3, "padding": "same", "activation": "linear", "units": 0,
+                  "momentum": 0.99, "epsilon": 1e-3, "rate": 0.5}
+LAYER_TYPES = ("conv2d", "maxpool", "batchnorm", "relu", "dropout", "gap", "dense")
+
+# Scale of the random input: VGG "caffe" preprocessed pixels are 0..255 minus
+# the ImageNet channel means.
+INPUT_LOW, INPUT_HIGH = -120.0, 130.0
+
+
+def apply_set(cfg, assignment):
+    """`--set a.b.0.c=value` as fer applies it (value parsed as YAML)."""
+    if "=" not in assignment:
+        sys.exit(f"torch_reference: --set {assignment}: expected KEY=VALUE")
+    key, value = assignment.split("=", 1)
+    parts = key.split(".")
+    node = cfg
+    for p in parts[:-1]:
+        node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+    last = parts[-1]
+    parsed = yaml.safe_load(value)
+    if isinstance(node, list):
+        node[int(last)] = parsed
+    else:
+        node[last] = parsed
+
+
+def load_model_config(path, sets):
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    for s in sets:
+        apply_set(cfg, s)
+    model = dict(MODEL_DEFAULTS)
+    model.update({k: v for k, v in cfg.get("model", {}).items() if k != "layers"})
+    layers = []
+    for spec in cfg["model"]["layers"]:
+        layer = dict(LAYER_DEFAULTS)
+        layer.update(spec)
+        if layer["type"] not in LAYER_TYPES:
+            sys.exit(f"torch_reference: layer {layer['name']}: unknown type {layer['type']}")
+        layers.append(layer)
+    model["layers"] = layers
+    return model
+
+
+class Reference:
+    """The network as a list of PyTorch modules with Keras-layout weights."""
+
+    def __init__(self, model, rng):
+        self.model = model
+        self.steps = []      # (layer spec, module or None, flat_input)
+        self.keras = {}      # layer name -> [(weight name, float32 array)]
+        c, size, flat = model["channels"], model["input_size"], False
+        for layer in model["layers"]:
+            t, name = layer["type"], layer["name"]
+            module = None
+            if t == "conv2d":
+                if flat:
+                    sys.exit(f"torch_reference: {name}: conv2d after a flat layer")
+                k, out = layer["kernel_size"], layer["filters"]
+                pad = k // 2 if layer["padding"] == "same" else 0
+                module = nn.Conv2d(c, out, k, padding=pad, bias=True).double()
+                kernel = glorot(rng, (k, k, c, out), k * k * c, k * k * out)
+                bias = rng.uniform(-0.2, 0.2, out).astype(np.float32)
+                with torch.no_grad():
+                    module.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1).astype(np.float64)))
+                    module.bias.copy_(torch.from_numpy(bias.astype(np.float64)))
+                self.keras[name] = [("kernel:0", kernel), ("bias:0", bias)]
+                size = size + 2 * pad - k + 1
+                c = out
+            elif t == "maxpool":
+                module = nn.MaxPool2d(2, 2)
+                size //= 2
+            elif t == "batchnorm":
+                bn = nn.BatchNorm1d if flat else nn.BatchNorm2d
+                # PyTorch's momentum weighs the new batch: 1 - Keras's.
+                module = bn(c, eps=layer["epsilon"], momentum=1.0 - layer["momentum"]).double()
+                gamma = rng.uniform(0.5, 1.5, c).astype(np.float32)
+                beta = rng.uniform(-0.5, 0.5, c).astype(np.float32)
+                mean = rng.normal(0.0, 0.5, c).astype(np.float32)
+                var = rng.uniform(0.5, 2.0, c).astype(np.float32)
+                with torch.no_grad():
+                    module.weight.copy_(torch.from_numpy(gamma.astype(np.float64)))
+                    module.bias.copy_(torch.from_numpy(beta.astype(np.float64)))
+                    module.running_mean.copy_(torch.from_numpy(mean.astype(np.float64)))
+                    module.running_var.copy_(torch.from_numpy(var.astype(np.float64)))
+                module.train()
+                self.keras[name] = [("gamma:0", gamma), ("beta:0", beta),
+                                    ("moving_mean:0", mean), ("moving_variance:0", var)]
+            elif t == "dense":
+                if not flat and size != 1:
+                    sys.exit(f"torch_reference: {name}: dense needs a flat input (gap before it)")
+                units = layer["units"] or model["classes"]
+                module = nn.Linear(c, units).double()
+                kernel = glorot(rng, (c, units), c, units)
+                bias = rng.uniform(-0.2, 0.2, units).astype(np.float32)
+                with torch.no_grad():
+                    module.weight.copy_(torch.from_numpy(kernel.T.astype(np.float64)))
+                    module.bias.copy_(torch.from_numpy(bias.astype(np.float64)))
+                self.keras[name] = [("kernel:0", kernel), ("bias:0", bias)]
+                c, size = units, 1
+            self.steps.append((layer, module, flat))
+            if t in ("gap", "dense"):
+                flat = True
+        if c != model["classes"]:
+            sys.exit(f"torch_reference: the last layer has {c} outputs, model.classes is {model['classes']}")
+
+    def forward(self, x_nhwc):
+        """Training-mode forward, dropout off. x: (N, S, S, C) float64."""
+        x = x_nhwc.permute(0, 3, 1, 2)
+        for layer, module, flat in self.steps:
+            t = layer["type"]
+            if t == "conv2d":
+                x = module(x)
+                if layer["activation"] == "relu":
+                    x = F.relu(x)
+            elif t in ("maxpool", "batchnorm"):
+                x = module(x)
+            elif t == "relu":
+                x = F.relu(x)
+            elif t == "dropout":
+                pass
+            elif t == "gap":
+                x = x.mean(dim=(2, 3))
+            elif t == "dense":
+                if x.dim() == 4:
+                    x = x.reshape(x.shape[0], -1)
+                x = module(x)
+                if layer["activation"] == "relu":
+                    x = F.relu(x)
+        return x
+
+    def gradients(self):
+        """Layer name -> [(weight name, float32 array)] of d loss / d weight."""
+        grads = {}
+        for layer, module, _ in self.steps:
+            t = layer["type"]
+            if t == "conv2d":
+                grads[layer["name"]] = [("kernel:0", module.weight.grad.numpy().transpose(2, 3, 1, 0)),
+                                        ("bias:0", module.bias.grad.numpy())]
+            elif t == "dense":
+                grads[layer["name"]] = [("kernel:0", module.weight.grad.numpy().T),
+                                        ("bias:0", module.bias.grad.numpy())]
+            elif t == "batchnorm":
+                grads[layer["name"]] = [("gamma:0", module.weight.grad.numpy()),
+                                        ("beta:0", module.bias.grad.numpy())]
+        return grads
+
+    def moving_statistics(self):
+        stats = {}
+        for layer, module, _ in self.steps:
+            if layer["type"] == "batchnorm":
+                stats[layer["name"]] = [("moving_mean:0", module.running_mean.numpy()),
+                                        ("moving_variance:0", module.running_var.numpy())]
+        return stats
+
+
+def glorot(rng, shape, fan_in, fan_out):
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+
+def write_keras_layout(group, layer_names, tensors):
+    """Keras save_weights layout, as Keras 2.2 writes it with h5py."""
+    group.attrs["layer_names"] = np.array([b"input_1"] + [n.encode() for n in layer_names])
+    group.attrs["keras_version"] = np.bytes_(b"2.2.4")
+    group.attrs["backend"] = np.bytes_(b"tensorflow")
+    for name in ["input_1"] + list(layer_names):
+        g = group.create_group(name)
+        weights = tensors.get(name, [])
+        g.attrs["weight_names"] = np.array([f"{name}/{w}".encode() for w, _ in weights]) \
+            if weights else np.array([], dtype="S1")
+        for w, value in weights:
+            g.create_dataset(f"{name}/{w}", data=np.ascontiguousarray(value, dtype=np.float32))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="configs/fer2013_vgg16_nin.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, as fer --set does")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    if args.batch < 1:
+        sys.exit("torch_reference: --batch must be at least 1")
+
+    model = load_model_config(args.config, args.set)
+    rng = np.random.RandomState(args.seed)
+    net = Reference(model, rng)
+    s, c, n = model["input_size"], model["channels"], args.batch
+    x = rng.uniform(INPUT_LOW, INPUT_HIGH, (n, s, s, c)).astype(np.float32)
+    labels = rng.randint(0, model["classes"], n).astype(np.int32)
+
+    logits = net.forward(torch.from_numpy(x.astype(np.float64)))
+    loss = F.cross_entropy(logits, torch.from_numpy(labels.astype(np.int64)))
+    loss.backward()
+
+    names = [layer["name"] for layer in model["layers"]]
+    with h5py.File(args.out, "w") as f:
+        f.attrs["generator"] = np.bytes_(b"tools/torch_reference.py")
+        f.attrs["config"] = np.bytes_(args.config.encode())
+        f.attrs["seed"] = args.seed
+        f.attrs["torch_version"] = np.bytes_(torch.__version__.encode())
+        write_keras_layout(f.create_group("model_weights"), names, net.keras)
+        f.create_dataset("input", data=x)
+        f.create_dataset("labels", data=labels)
+        e = f.create_group("expected")
+        e.create_dataset("logits", data=logits.detach().numpy().astype(np.float32))
+        e.create_dataset("loss", data=np.float32(loss.item()))
+        write_keras_layout(e.create_group("gradients"), names, net.gradients())
+        write_keras_layout(e.create_group("moving_statistics"), names, net.moving_statistics())
+    print(f"{args.out}: batch {n} of {s}x{s}x{c}, loss {loss.item():.6f}, {len(net.keras)} layers with weights")
+
+
+if __name__ == "__main__":
+    main()

@@ -224,8 +224,10 @@ static void test_scaled_configs(void)
               c.model.layers[8].filters == 64 && c.model.layers[11].filters == 128 &&
               c.model.layers[16].filters == 32);
         CHECK(!strcmp(c.data.path, "synthetic") && c.data.synthetic_train == 2800 && c.data.batch_size == 64);
-        CHECK(c.schedule[0].epochs == 2 && c.schedule[0].optimizer.lr == 0.05 && c.schedule[1].epochs == 6 &&
-              c.schedule[1].optimizer.lr == 0.02 && c.schedule[1].optimizer.momentum == 0.9);
+        /* The two seed stages; both phases inherit the top-level optimizer. */
+        CHECK(c.n_phases == 2 && !strcmp(c.schedule[0].trainable, "batch_normalization_1") &&
+              !strcmp(c.schedule[1].trainable, "all"));
+        CHECK(c.schedule[0].optimizer.name == c.optimizer.name && c.schedule[1].optimizer.lr == c.optimizer.lr);
         CHECK(c.augment.rotation_range == 15 && c.augment.zoom_range == 0.1 && c.augment.horizontal_flip);
         check_round_trip(&c, "quickstart.yaml");
     }
@@ -235,7 +237,7 @@ static void test_scaled_configs(void)
         check_seed_layout(&c.model, "tiny");
         print_schedule(&c, "tiny");
         CHECK(side == 1 && c.model.input_size == 24 && c.data.synthetic_train == 256 &&
-              c.data.batch_size == 16);
+              c.data.batch_size == 32);
         CHECK(c.schedule[0].epochs == 1 && c.schedule[0].optimizer.lr == 0.05 && c.schedule[1].epochs == 2 &&
               c.schedule[1].optimizer.lr == 0.01 && c.schedule[1].optimizer.momentum == 0.9);
         CHECK(c.logging.progress == FER_PROGRESS_PLAIN && c.logging.every_steps == 5 &&

@@ -45,8 +45,8 @@ static void good_rows(const char *eol)
 {
     for (int r = 0; r < 3; r++)
         pixels_text(px[r], 2304, r, -1, NULL);
-    snprintf(text, sizeof text, "emotion,pixels,Usage%s3,%s,Training%s0,%s,PublicTest%s6,%s,PrivateTest%s", eol,
-             px[0], eol, px[1], eol, px[2], eol);
+    snprintf(text, sizeof text, "emotion,pixels,Usage%s3,%s,Training%s0,%s,PublicTest%s6,%s,PrivateTest%s",
+             eol, px[0], eol, px[1], eol, px[2], eol);
 }
 
 static int check_good(const char *what, const char *path)
@@ -87,14 +87,14 @@ static void check_error(const char *name, const char *content, const char *suffi
 }
 
 /* A file with header + one good row + one row with `bad` in place of pixel k. */
-static void check_row_error(const char *name, const char *row_prefix, int n_pixels, int bad_at, const char *bad,
-                            const char *row_suffix, const char *want)
+static void check_row_error(const char *name, const char *row_prefix, int n_pixels, int bad_at,
+                            const char *bad, const char *row_suffix, const char *want)
 {
     static char content[40000];
     pixels_text(px[0], 2304, 0, -1, NULL);
     pixels_text(px[1], n_pixels, 1, bad_at, bad);
-    snprintf(content, sizeof content, "emotion,pixels,Usage\n2,%s,Training\n%s%s%s\n", px[0], row_prefix, px[1],
-             row_suffix);
+    snprintf(content, sizeof content, "emotion,pixels,Usage\n2,%s,Training\n%s%s%s\n", px[0], row_prefix,
+             px[1], row_suffix);
     check_error(name, content, want);
 }
 
@@ -153,9 +153,10 @@ static void check_errors(void)
     pixels_text(px[0], 2304, 0, -1, NULL);
     static char content[40000];
     snprintf(content, sizeof content, "0,%s,Training\n", px[0]);
-    check_error("noheader.csv", content,
-                ":1: missing header: expected 'emotion,pixels,Usage', got '0,0 7 14 21 28 35 42 49 56 63 70 77 84 91 "
-                "98 105 112 119 126...'");
+    check_error(
+        "noheader.csv", content,
+        ":1: missing header: expected 'emotion,pixels,Usage', got '0,0 7 14 21 28 35 42 49 56 63 70 77 84 91 "
+        "98 105 112 119 126...'");
     check_row_error("short.csv", "1,", 2303, -1, NULL, ",Training", ":3: expected 2304 pixels, got 2303");
     check_row_error("long.csv", "1,", 2305, -1, NULL, ",Training", ":3: expected 2304 pixels, got 2305");
     check_row_error("range.csv", "1,", 2304, 41, "256", ",Training", ":3: pixel 42 is 256, outside 0..255");
@@ -172,12 +173,14 @@ static void check_errors(void)
     check_row_error("usage.csv", "1,", 2304, -1, NULL, ",Train",
                     ":3: unknown Usage 'Train' (expected Training, PublicTest or PrivateTest)");
     check_row_error("fields.csv", "1,", 2304, -1, NULL, "", ":3: expected 3 comma-separated fields, got 2");
-    check_row_error("fields4.csv", "1,", 2304, -1, NULL, ",Training,x", ":3: expected 3 comma-separated fields, got 4");
+    check_row_error("fields4.csv", "1,", 2304, -1, NULL, ",Training,x",
+                    ":3: expected 3 comma-separated fields, got 4");
     fer_dataset ds;
     fer_err err;
     int rc = fer_dataset_read_csv(&ds, "/nonexistent/fer.csv", 0, NULL, &err);
     printf("missing file -> %s\n", err.msg);
-    CHECK(rc == FER_ERROR && !strcmp(err.msg, "/nonexistent/fer.csv: cannot open: No such file or directory"));
+    CHECK(rc == FER_ERROR &&
+          !strcmp(err.msg, "/nonexistent/fer.csv: cannot open: No such file or directory"));
 }
 
 /* A gzip file cut in the middle must fail with a read error, not crash. */

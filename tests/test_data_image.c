@@ -144,8 +144,8 @@ static int check_equalize(void)
 
 static int check_resize(void)
 {
-    static const int shapes[][4] = {{48, 48, 96, 96}, {48, 48, 70, 70}, {37, 53, 96, 96}, {96, 96, 48, 48},
-                                    {48, 48, 41, 130}};
+    static const int shapes[][4] = {
+        {48, 48, 96, 96}, {48, 48, 70, 70}, {37, 53, 96, 96}, {96, 96, 48, 48}, {48, 48, 41, 130}};
     float src[96 * 96], ours[96 * 130], ref[96 * 130];
     double worst = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -167,8 +167,8 @@ static int check_resize(void)
         double e = 0;
         for (int i = 0; i < dh * dw; i++)
             e = fmax(e, fabs(ours[i] - ref[i]));
-        printf("resize %dx%d -> %dx%d: max abs diff from cv2.resize INTER_LINEAR %.2e (tol 1e-3)\n", sh, sw, dh, dw,
-               e);
+        printf("resize %dx%d -> %dx%d: max abs diff from cv2.resize INTER_LINEAR %.2e (tol 1e-3)\n", sh, sw,
+               dh, dw, e);
         worst = fmax(worst, e);
     }
     CHECK(worst < 1e-3);

@@ -53,7 +53,8 @@ int main(void)
     CHECK(fer_dataset_synthetic(&a, 140, 35, 21, 7, &err) == FER_OK);
     CHECK(fer_dataset_synthetic(&b, 140, 35, 21, 7, &err) == FER_OK);
     CHECK(fer_dataset_synthetic(&c, 140, 35, 21, 8, &err) == FER_OK);
-    printf("synthetic: n %d, %dx%d, %d classes, synthetic flag %d\n", a.n, a.h, a.w, a.n_classes, a.synthetic);
+    printf("synthetic: n %d, %dx%d, %d classes, synthetic flag %d\n", a.n, a.h, a.w, a.n_classes,
+           a.synthetic);
     CHECK(a.n == 196 && a.h == 48 && a.w == 48 && a.n_classes == 7 && a.synthetic == 1);
     for (int k = 0; k < 7; k++)
         CHECK(!strcmp(a.class_names[k], fer_emotion_names[k]));
@@ -79,7 +80,8 @@ int main(void)
         flat += hi - lo < 40;
         equal_pairs += i > 0 && !memcmp(p, p - PIX, PIX);
     }
-    printf("images with a grey range under 40: %d; identical neighbours: %d (want 0, 0)\n", flat, equal_pairs);
+    printf("images with a grey range under 40: %d; identical neighbours: %d (want 0, 0)\n", flat,
+           equal_pairs);
     CHECK(flat == 0 && equal_pairs == 0);
     /* Expressions show in the class means: Happy vs Sad, Surprise vs Neutral. */
     double hs = class_mean_distance(&a, 3, 4), sn = class_mean_distance(&a, 5, 6);

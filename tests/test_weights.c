@@ -217,15 +217,22 @@ static const struct {
 };
 #define N_VGG (int)(sizeof vgg_layers / sizeof vgg_layers[0])
 
-/* bad_layer gets a kernel with 2 output channels instead of its own. */
-static void write_vgg_notop(const char *path, const char *bad_layer, int kernel_only_layer)
+/* bad_layer gets a kernel with 2 output channels instead of its own;
+   split_names stores layer_names as Keras does when it exceeds HDF5's 64 KiB
+   header limit: in pieces layer_names0, layer_names1. */
+static void write_vgg_notop(const char *path, const char *bad_layer, int kernel_only_layer, int split_names)
 {
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     const char *names[N_VGG + 1];
     names[0] = "input_1";
     for (int i = 0; i < N_VGG; i++)
         names[i + 1] = vgg_layers[i].name;
-    raw_strings_attr(f, "layer_names", names, N_VGG + 1);
+    if (split_names) {
+        raw_strings_attr(f, "layer_names0", names, 7);
+        raw_strings_attr(f, "layer_names1", names + 7, N_VGG + 1 - 7);
+    } else {
+        raw_strings_attr(f, "layer_names", names, N_VGG + 1);
+    }
     hid_t input = H5Gcreate2(f, "input_1", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     raw_empty_attr(input, "weight_names");
     H5Gclose(input);
@@ -278,7 +285,7 @@ static void test_vgg_notop(const char *dir)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/vgg16_notop_layout.h5", dir);
-    write_vgg_notop(path, NULL, -1);
+    write_vgg_notop(path, NULL, -1, 0);
     fer_model_cfg cfg;
     vgg_head_model(&cfg);
     fer_model m, init;
@@ -319,6 +326,15 @@ static void test_vgg_notop(const char *dir)
         checked - wrong, checked, head_kept ? "keeps" : "LOST");
     CHECK(wrong == 0 && checked == 14 && head_kept);
 
+    /* layer_names in Keras's pieces: the same result. */
+    snprintf(path, sizeof path, "%s/vgg16_notop_split_names.h5", dir);
+    write_vgg_notop(path, NULL, -1, 1);
+    fer_weights_report split;
+    rc = fer_weights_load(&m, path, 0, &split, &err);
+    printf("vgg16 notop layout, layer_names0/1: loaded %d, missing %d, ignored %d\n", split.loaded,
+           split.missing, split.ignored);
+    CHECK(rc == FER_OK && split.loaded == 7 && split.missing == 5 && split.ignored == 6);
+
     /* Strict mode: the head is missing from the file. */
     rc = fer_weights_load(&m, path, 1, &rep, &err);
     printf("vgg16 notop layout, strict: %s\n", rc == FER_OK ? "accepted" : err.msg);
@@ -354,7 +370,7 @@ static void test_errors(const char *dir)
     CHECK(rc == FER_ERROR && strstr(err.msg, path) && strstr(err.msg, "No such file"));
 
     snprintf(path, sizeof path, "%s/shape.h5", dir);
-    write_vgg_notop(path, "block2_conv1", -1);
+    write_vgg_notop(path, "block2_conv1", -1, 0);
     rc = fer_weights_load(&m, path, 0, &rep, &err);
     snprintf(
         want, sizeof want,
@@ -367,7 +383,7 @@ static void test_errors(const char *dir)
     CHECK(untouched);
 
     snprintf(path, sizeof path, "%s/count.h5", dir);
-    write_vgg_notop(path, NULL, 3);
+    write_vgg_notop(path, NULL, 3, 0);
     rc = fer_weights_load(&m, path, 0, &rep, &err);
     printf("weight count: \"%s\"\n", err.msg);
     CHECK(rc == FER_ERROR && strstr(err.msg, "block2_conv1 has 1 weights in file, 2 in model"));

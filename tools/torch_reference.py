@@ -149,19 +149,31 @@ class Reference:
         if c != model["classes"]:
             sys.exit(f"torch_reference: the last layer has {c} outputs, model.classes is {model['classes']}")
 
-    def forward(self, x_nhwc):
-        """Training-mode forward, dropout off. x: (N, S, S, C) float64."""
+    def forward(self, x_nhwc, margins=None):
+        """Training-mode forward, dropout off. x: (N, S, S, C) float64.
+        margins (a list) gets (layer, smallest decision margin) for every
+        ReLU and max-pool layer."""
         x = x_nhwc.permute(0, 3, 1, 2)
+
+        def relu(z, name):
+            if margins is not None:
+                margins.append((name, relu_margin(z)))
+            return F.relu(z)
+
         for layer, module, flat in self.steps:
-            t = layer["type"]
+            t, name = layer["type"], layer["name"]
             if t == "conv2d":
                 x = module(x)
                 if layer["activation"] == "relu":
-                    x = F.relu(x)
-            elif t in ("maxpool", "batchnorm"):
+                    x = relu(x, name)
+            elif t == "maxpool":
+                if margins is not None:
+                    margins.append((name, pool_margin(x)))
+                x = module(x)
+            elif t == "batchnorm":
                 x = module(x)
             elif t == "relu":
-                x = F.relu(x)
+                x = relu(x, name)
             elif t == "dropout":
                 pass
             elif t == "gap":
@@ -171,7 +183,7 @@ class Reference:
                     x = x.reshape(x.shape[0], -1)
                 x = module(x)
                 if layer["activation"] == "relu":
-                    x = F.relu(x)
+                    x = relu(x, name)
         return x
 
     def gradients(self):
@@ -199,6 +211,31 @@ class Reference:
         return stats
 
 
+# A ReLU input or a max-pool runner-up closer to its threshold than float32
+# rounding routes the gradient differently in float32 than in this float64
+# reference: a discontinuity, not an error. Margins are measured in units of
+# the layer's RMS so that they compare with float32's relative precision.
+def relu_margin(z):
+    z = z.detach()
+    rms = z.pow(2).mean().sqrt()
+    return (z.abs().min() / rms).item() if rms > 0 else 0.0
+
+
+def pool_margin(x):
+    x = x.detach()
+    n, c, h, w = x.shape
+    h, w = h // 2, w // 2
+    windows = x[:, :, :2 * h, :2 * w].reshape(n, c, h, 2, w, 2).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h, w, 4)
+    top = windows.topk(2, dim=-1).values
+    # Windows of exact zeros (after a ReLU) tie in any precision, and their
+    # gradient dies in that ReLU whichever element takes it.
+    live = top[..., 0] != 0
+    rms = x.pow(2).mean().sqrt()
+    if not live.any() or rms == 0:
+        return float("inf")
+    return ((top[..., 0] - top[..., 1])[live].min() / rms).item()
+
+
 def glorot(rng, shape, fan_in, fan_out):
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, shape).astype(np.float32)
@@ -218,35 +255,43 @@ def write_keras_layout(group, layer_names, tensors):
             g.create_dataset(f"{name}/{w}", data=np.ascontiguousarray(value, dtype=np.float32))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="configs/fer2013_vgg16_nin.yaml")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, as fer --set does")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    if args.batch < 1:
-        sys.exit("torch_reference: --batch must be at least 1")
+MAX_DRAWS = 200
 
-    model = load_model_config(args.config, args.set)
-    rng = np.random.RandomState(args.seed)
-    net = Reference(model, rng)
-    s, c, n = model["input_size"], model["channels"], args.batch
-    x = rng.uniform(INPUT_LOW, INPUT_HIGH, (n, s, s, c)).astype(np.float32)
-    labels = rng.randint(0, model["classes"], n).astype(np.int32)
 
-    logits = net.forward(torch.from_numpy(x.astype(np.float64)))
+def write_reference(config, sets, batch, seed, out, min_margin=0.0):
+    """Builds, runs and writes one reference-state file; returns a summary.
+    With min_margin > 0 the input is redrawn until every ReLU and max-pool
+    decision is at least min_margin (times its layer's RMS) from its
+    threshold, so that float32 cannot take another branch."""
+    model = load_model_config(config, sets)
+    s, c, n = model["input_size"], model["channels"], batch
+    for draw in range(MAX_DRAWS if min_margin > 0 else 1):
+        # The same weights every draw; a fresh net also resets BatchNorm's
+        # moving statistics, which every training-mode pass updates.
+        net = Reference(model, np.random.RandomState(seed))
+        rng = np.random.RandomState([seed, draw])
+        x = rng.uniform(INPUT_LOW, INPUT_HIGH, (n, s, s, c)).astype(np.float32)
+        labels = rng.randint(0, model["classes"], n).astype(np.int32)
+        margins = []
+        logits = net.forward(torch.from_numpy(x.astype(np.float64)), margins)
+        closest, smallest = min(margins, key=lambda m: m[1]) if margins else ("", float("inf"))
+        if smallest >= min_margin:
+            break
+    else:
+        sys.exit(f"torch_reference: no input in {MAX_DRAWS} draws keeps every ReLU / max-pool decision "
+                 f"{min_margin:g} from its threshold (smallest {smallest:.2e} at {closest}); "
+                 "use a smaller --min-margin, batch or network")
     loss = F.cross_entropy(logits, torch.from_numpy(labels.astype(np.int64)))
     loss.backward()
 
     names = [layer["name"] for layer in model["layers"]]
-    with h5py.File(args.out, "w") as f:
+    with h5py.File(out, "w") as f:
         f.attrs["generator"] = np.bytes_(b"tools/torch_reference.py")
-        f.attrs["config"] = np.bytes_(args.config.encode())
-        f.attrs["seed"] = args.seed
+        f.attrs["config"] = np.bytes_(config.encode())
+        f.attrs["seed"] = seed
         f.attrs["torch_version"] = np.bytes_(torch.__version__.encode())
+        f.attrs["min_decision_margin"] = smallest
+        f.attrs["min_decision_margin_layer"] = np.bytes_(closest.encode())
         write_keras_layout(f.create_group("model_weights"), names, net.keras)
         f.create_dataset("input", data=x)
         f.create_dataset("labels", data=labels)
@@ -255,7 +300,26 @@ def main():
         e.create_dataset("loss", data=np.float32(loss.item()))
         write_keras_layout(e.create_group("gradients"), names, net.gradients())
         write_keras_layout(e.create_group("moving_statistics"), names, net.moving_statistics())
-    print(f"{args.out}: batch {n} of {s}x{s}x{c}, loss {loss.item():.6f}, {len(net.keras)} layers with weights")
+    return (f"{out}: batch {n} of {s}x{s}x{c}, loss {loss.item():.6f}, {len(net.keras)} layers with weights, "
+            f"smallest decision margin {smallest:.1e} ({closest}, draw {draw + 1})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="configs/fer2013_vgg16_nin.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, as fer --set does")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--min-margin", type=float, default=0.0, metavar="TAU",
+                        help="redraw the input until every ReLU and max-pool decision is at least TAU "
+                             "times its layer's RMS from its threshold (e.g. 2e-5; feasible for small "
+                             "networks only)")
+    args = parser.parse_args()
+    if args.batch < 1:
+        sys.exit("torch_reference: --batch must be at least 1")
+    print(write_reference(args.config, args.set, args.batch, args.seed, args.out, args.min_margin))
 
 
 if __name__ == "__main__":

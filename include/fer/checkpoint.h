@@ -9,6 +9,11 @@
      /state             attributes of fer_train_state (epoch, step_in_epoch, ...)
      /metrics/epochs    compound table of fer_epoch_metrics rows
      /config            attribute yaml: the resolved configuration
+     /                  attributes fer_format "fer-checkpoint", fer_format_version 1
+   Every dataset carries a Fletcher-32 checksum (one chunk per tensor), so a
+   corrupted checkpoint fails to load instead of loading wrong values; a slot
+   the caller asks for but the file lacks (an SGD checkpoint resumed by Adam)
+   is zero-filled.
    The run directory holds ckpt-EEEE-SSSSSS.h5 files, best.h5 (a copy of the
    best by validation accuracy) and `latest` (a text file naming the newest). */
 #ifndef FER_CHECKPOINT_H

@@ -63,8 +63,12 @@ int fer_h5_read_string(hid_t obj, const char *attr, char **out, fer_err *err);
 int fer_h5_write_scalar(hid_t obj, const char *attr, hid_t type, const void *value, fer_err *err);
 int fer_h5_read_scalar(hid_t obj, const char *attr, hid_t type, void *value, fer_err *err);
 
-/* Writes a float32 dataset of the given shape, chunked as one piece with a
-   Fletcher-32 checksum so that corrupted data fails to read back. */
+/* Writes a dataset of the given shape (ndim 0: a scalar), chunked as one
+   piece with a Fletcher-32 checksum so that corrupted data fails to read
+   back; data is in mem_type, stored as file_type. */
+int fer_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int ndim,
+                         const hsize_t *dims, const void *data, fer_err *err);
+/* The same for float32 tensors. */
 int fer_h5_write_floats(hid_t loc, const char *name, int ndim, const hsize_t *dims, const float *data,
                         fer_err *err);
 

@@ -63,6 +63,8 @@ typedef struct {
     uint64_t step;            /* global step, keys dropout masks */
     const int64_t *sample_ids;/* global sample index of each local row (dropout keys) */
     fer_reducer reducer;      /* sums across ranks (synchronized BatchNorm); fn NULL = one rank */
+    double *layer_seconds;    /* profiling (fer bench), NULL = off: when set (2 x n_layers doubles),
+                                 forward adds layer l's wall time to [l], backward to [n_layers + l] */
 } fer_pass;
 
 /* Builds the layer table from cfg (shapes, parameter counts), allocates the

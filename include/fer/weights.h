@@ -27,9 +27,9 @@ int fer_weights_write(hid_t loc, const char *group, const fer_model *m, fer_err 
 int fer_weights_write_grads(hid_t loc, const char *group, const fer_model *m, fer_err *err);
 
 typedef struct {
-    int loaded;          /* layers of the model found and loaded */
+    int loaded;          /* layers of the model with weights found and loaded */
     int missing;         /* model layers with weights absent from the file */
-    int ignored;         /* file layers absent from the model */
+    int ignored;         /* file layers with weights absent from the model */
     char missing_names[1024];
     char ignored_names[1024];
 } fer_weights_report;
@@ -37,8 +37,10 @@ typedef struct {
 /* Loads weights by layer name from the file at path: under /model_weights when
    that group exists, else from the root. strict: every model layer with
    weights must be present (else error naming the layer). Shape mismatches are
-   always errors naming the layer, the weight and both shapes. A file that is
-   not HDF5 is an error naming the path. */
+   always errors naming the layer, the weight and both shapes. Names, counts
+   and shapes are all checked before the first value is copied, so such an
+   error leaves the model as it was. A file that is not HDF5 is an error
+   naming the path. */
 int fer_weights_load(fer_model *m, const char *path, int strict, fer_weights_report *rep, fer_err *err);
 /* Same from an open location (file or group id) holding the layout. */
 int fer_weights_load_loc(fer_model *m, hid_t loc, const char *what, int strict, fer_weights_report *rep,

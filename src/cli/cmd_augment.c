@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { GRID_COLUMNS = 8, GRID_GAP = 2 };
 
@@ -139,7 +140,8 @@ static void draw_tile(uint8_t *grid, int grid_w, int row, int col, const fer_ima
     for (int i = 0; i < n; i++)
         src[i] = set->pixels[(size_t)image * n + i];
     fer_affine t;
-    fer_affine_draw(&t, &c->augment, s, s, fer_key(seed, FER_STREAM_AUGMENT, (uint64_t)col - 1, (uint64_t)set->ids[image]));
+    fer_affine_draw(&t, &c->augment, s, s,
+                    fer_key(seed, FER_STREAM_AUGMENT, (uint64_t)col - 1, (uint64_t)set->ids[image]));
     if (col == 0)
         memcpy(dst, src, (size_t)n * sizeof *dst);
     else
@@ -167,12 +169,13 @@ static int write_grid(const augment_args *a, const fer_config *c, int tiles, uin
     } else {
         memset(grid, 255, (size_t)grid_w * grid_h);
         for (int k = 0; k < tiles; k++)
-            draw_tile(grid, grid_w, k / GRID_COLUMNS, k % GRID_COLUMNS, &set, (k / GRID_COLUMNS) % set.n, c, seed,
-                      src, dst);
+            draw_tile(grid, grid_w, k / GRID_COLUMNS, k % GRID_COLUMNS, &set, (k / GRID_COLUMNS) % set.n, c,
+                      seed, src, dst);
         if (fer_png_write_grey(a->out, grid, grid_h, grid_w, &err))
             rc = cli_fail("%s", err.msg);
         else
-            printf("wrote %s: %d tiles of %dx%d (%d images, 7 augmentations each)\n", a->out, tiles, s, s, rows);
+            printf("wrote %s: %d tiles of %dx%d (%d images, 7 augmentations each)\n", a->out, tiles, s, s,
+                   rows);
     }
     free(grid);
     free(src);
@@ -210,14 +213,22 @@ int cmd_augment(int argc, char **argv)
         return FER_EXIT_OK;
     }
     augment_args a = {0};
-    cli_flag flags[] = {{"--in", 1, &a.in, NULL},         {"--out", 1, &a.out, NULL},
-                        {"--theta", 1, &a.theta, NULL},   {"--tx", 1, &a.tx, NULL},
-                        {"--ty", 1, &a.ty, NULL},         {"--shear", 1, &a.shear, NULL},
-                        {"--zx", 1, &a.zx, NULL},         {"--zy", 1, &a.zy, NULL},
-                        {"--fill", 1, &a.fill, NULL},     {"--cval", 1, &a.cval, NULL},
-                        {"--config", 1, &a.config, NULL}, {"--data", 1, &a.data, NULL},
-                        {"--preview", 1, &a.preview, NULL}, {"--seed", 1, &a.seed, NULL},
-                        {"--flip-h", 0, NULL, &a.flip_h}, {"--equalize", 0, NULL, &a.equalize},
+    cli_flag flags[] = {{"--in", 1, &a.in, NULL},
+                        {"--out", 1, &a.out, NULL},
+                        {"--theta", 1, &a.theta, NULL},
+                        {"--tx", 1, &a.tx, NULL},
+                        {"--ty", 1, &a.ty, NULL},
+                        {"--shear", 1, &a.shear, NULL},
+                        {"--zx", 1, &a.zx, NULL},
+                        {"--zy", 1, &a.zy, NULL},
+                        {"--fill", 1, &a.fill, NULL},
+                        {"--cval", 1, &a.cval, NULL},
+                        {"--config", 1, &a.config, NULL},
+                        {"--data", 1, &a.data, NULL},
+                        {"--preview", 1, &a.preview, NULL},
+                        {"--seed", 1, &a.seed, NULL},
+                        {"--flip-h", 0, NULL, &a.flip_h},
+                        {"--equalize", 0, NULL, &a.equalize},
                         {NULL, 0, NULL, NULL}};
     cli_options o = {0};
     int rc = cli_parse_flags(&o, "augment", argc, argv, flags);
@@ -225,8 +236,11 @@ int cmd_augment(int argc, char **argv)
         return rc;
     if (o.n_positional)
         return cli_usage("augment", "unexpected argument '%s'", o.positional[0]);
+    size_t out_len = a.out ? strlen(a.out) : 0;
     if (!a.out)
         return cli_usage("augment", "missing --out");
+    if (out_len < 5 || strcasecmp(a.out + out_len - 4, ".png"))
+        return cli_usage("augment", "--out must name a .png file, got '%s'", a.out);
     if (a.preview)
         return a.in ? cli_usage("augment", "--preview and --in are separate modes") : preview(&a);
     if (!a.in)

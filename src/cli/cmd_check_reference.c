@@ -16,6 +16,13 @@
 #define DEFAULT_CONFIG "configs/fer2013_vgg16_nin.yaml"
 #define LOSS_TOL 1e-5   /* relative */
 #define TENSOR_TOL 1e-4 /* max abs error / max magnitude of the reference */
+/* Gradients, unlike the forward pass, are discontinuous: a ReLU input or a
+   max-pool runner-up within float32 rounding of its threshold routes a
+   gradient differently than the float64 reference does. On the full seed
+   network (millions of such decisions per sample) a few flip, and PyTorch's
+   own float32 gradients then differ from its float64 ones by up to ~1e-2;
+   --grad-tol loosens the gradient tolerance for such networks. */
+#define GRAD_TOL 1e-4
 /* A gradient the reference computes as zero up to float64 rounding (the
    bias of a conv or the beta of a BatchNorm followed by another BatchNorm)
    has no magnitude of its own: its error is measured against the largest
@@ -25,17 +32,24 @@
 #define MAX_TENSORS (4 * FER_MAX_LAYERS + 2)
 
 static const char usage[] =
-    "usage: fer check-reference FILE [--config CONFIG] [--set KEY=VALUE]...\n\n"
-    "Builds the model of CONFIG (default " DEFAULT_CONFIG "), loads the weights of the\n"
-    "reference-state FILE (/model_weights), runs one training-mode forward pass\n"
-    "(batch statistics, dropout off) on its /input and /labels, the mean\n"
-    "cross-entropy and the backward pass with every layer trainable, and compares\n"
-    "with /expected: logits, loss, every gradient tensor and, when the file has\n"
-    "them, the BatchNorm moving statistics after the pass. Prints each tensor's\n"
-    "max abs error and that error divided by the reference's max magnitude (for a\n"
-    "gradient the reference computes as zero, by the largest gradient's).\n"
-    "Exit 0 when the loss matches to 1e-5 relative and every tensor to 1e-4\n"
-    "normalized, 1 otherwise. Reference files come from tools/torch_reference.py.\n";
+    "usage: fer check-reference FILE [--config CONFIG] [--set KEY=VALUE]... [--grad-tol T]\n\n"
+    "Builds the model of CONFIG (default " DEFAULT_CONFIG "),\n"
+    "loads the weights of the reference-state FILE (/model_weights), runs one\n"
+    "training-mode forward pass (batch statistics, dropout off) on its /input and\n"
+    "/labels, the mean cross-entropy and the backward pass with every layer\n"
+    "trainable, and compares with /expected: logits, loss, every gradient tensor\n"
+    "and, when the file has them, the BatchNorm moving statistics after the pass.\n"
+    "Prints each tensor's max abs error and that error divided by the reference's\n"
+    "max magnitude (for a gradient the reference computes as zero, by the largest\n"
+    "gradient's). Exit 0 when the loss matches to 1e-5 relative and every tensor\n"
+    "to 1e-4 normalized, 1 otherwise. Reference files come from\n"
+    "tools/torch_reference.py.\n\n"
+    "  --grad-tol T   tolerance of the gradient tensors (default 1e-4). In large\n"
+    "                 ReLU networks a few ReLU / max-pool decisions lie within\n"
+    "                 float32 rounding of their threshold and route gradients\n"
+    "                 differently from the float64 reference (PyTorch's own\n"
+    "                 float32 differs as much): on the full seed network at 96x96,\n"
+    "                 1e-3 to 2e-2 is typical.\n";
 
 enum { KIND_OUTPUT, KIND_GRADIENT, KIND_STATS };
 
@@ -65,7 +79,7 @@ static int compare(comparison *c, const char *name, int kind, const float *ours,
     r->err = r->mag = 0;
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)ours[i] - (double)ref[i]);
-        if (!(d <= r->err)) /* keeps a NaN */
+        if (isnan(d) || d > r->err) /* a NaN stays */
             r->err = d;
         if (fabs(ref[i]) > r->mag)
             r->mag = fabs(ref[i]);
@@ -75,7 +89,8 @@ static int compare(comparison *c, const char *name, int kind, const float *ours,
 
 /* Prints every row and returns the index of the worst relative to its
    tolerance; *failed tells whether any row is over it (NaN is). */
-static int judge(const comparison *c, double loss, double ref_loss, int *failed, double *worst_value)
+static int judge(const comparison *c, double loss, double ref_loss, double grad_tol, int *failed,
+                 double *worst_value)
 {
     double grad_scale = 0;
     for (int i = 0; i < c->n; i++)
@@ -95,12 +110,13 @@ static int judge(const comparison *c, double loss, double ref_loss, int *failed,
         int zero = r->kind == KIND_GRADIENT && r->mag <= ZERO_GRADIENT * grad_scale;
         double scale = zero ? grad_scale : r->mag;
         double normalized = isnan(r->err) ? NAN : scale > 0 ? r->err / scale : (r->err > 0 ? INFINITY : 0);
-        int ok = normalized <= TENSOR_TOL;
+        double tol = r->kind == KIND_GRADIENT ? grad_tol : TENSOR_TOL;
+        int ok = normalized <= tol;
         printf("  %-44s %10zu %11.3e %11.3e %11.3e  %s%s\n", r->name, r->n, r->err, r->mag, normalized,
                ok ? "ok" : "MISMATCH",
                zero ? "  (zero in the reference: scaled by the largest gradient)" : "");
         *failed |= !ok;
-        double ratio = isnan(normalized) ? INFINITY : normalized / TENSOR_TOL;
+        double ratio = isnan(normalized) ? INFINITY : normalized / tol;
         if (ratio > worst_ratio) {
             worst_ratio = ratio;
             worst = i;
@@ -111,7 +127,7 @@ static int judge(const comparison *c, double loss, double ref_loss, int *failed,
 }
 
 typedef struct {
-    int n, h, w, c;
+    int n;
     float *input;
     int *labels;
 } reference_batch;
@@ -263,7 +279,8 @@ static int split_file(int argc, char **argv, char **rest, int *n_rest, const cha
     rest[(*n_rest)++] = argv[0];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if ((!strcmp(a, "--config") || !strcmp(a, "--set")) && i + 1 < argc) {
+        int takes_value = !strcmp(a, "--config") || !strcmp(a, "--set") || !strcmp(a, "--grad-tol");
+        if (takes_value && i + 1 < argc) {
             rest[(*n_rest)++] = argv[i++];
             rest[(*n_rest)++] = argv[i];
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -278,72 +295,121 @@ static int split_file(int argc, char **argv, char **rest, int *n_rest, const cha
     return *file ? FER_EXIT_OK : cli_usage("check-reference", "missing FILE (a reference-state HDF5 file)");
 }
 
+typedef struct {
+    const char *file;
+    double grad_tol;
+    cli_options opts; /* the configuration */
+} check_args;
+
+static int parse_args(int argc, char **argv, check_args *a)
+{
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest)
+        return cli_fail("out of memory");
+    int n_rest, rc = split_file(argc, argv, rest, &n_rest, &a->file);
+    const char *grad_tol = NULL;
+    const cli_flag flags[] = {{"--grad-tol", 1, &grad_tol, NULL}, {NULL, 0, NULL, NULL}};
+    a->opts.config_path = DEFAULT_CONFIG;
+    if (rc == FER_EXIT_OK)
+        rc = cli_parse_config_options(&a->opts, "check-reference", n_rest, rest, flags);
+    free(rest);
+    a->grad_tol = GRAD_TOL;
+    if (rc == FER_EXIT_OK && grad_tol) {
+        char *end;
+        a->grad_tol = strtod(grad_tol, &end);
+        if (*end || !(a->grad_tol > 0) || !isfinite(a->grad_tol))
+            rc = cli_usage("check-reference", "--grad-tol: expected a positive number, got '%s'", grad_tol);
+    }
+    return rc;
+}
+
+/* The generator's smallest ReLU / max-pool decision margin (in units of its
+   layer's RMS), when the file records it: below float32's ~1e-6 some
+   gradients may legitimately route differently. */
+typedef struct {
+    double value;
+    char *layer; /* owned, may be NULL */
+} decision_margin;
+
+static void read_margin(hid_t f, decision_margin *dm)
+{
+    dm->value = -1;
+    dm->layer = NULL;
+    fer_err ignored;
+    if (fer_h5_read_scalar(f, "min_decision_margin", H5T_NATIVE_DOUBLE, &dm->value, &ignored) != FER_OK)
+        dm->value = -1;
+    else if (fer_h5_read_string(f, "min_decision_margin_layer", &dm->layer, &ignored) != FER_OK)
+        dm->layer = NULL;
+}
+
+/* Loads the reference's weights, runs the pass, compares and judges. */
+static int check(fer_model *m, const check_args *a)
+{
+    comparison *c = calloc(1, sizeof *c);
+    if (!c)
+        return cli_fail("out of memory");
+    double loss = 0, ref_loss = 0;
+    fer_err err;
+    fer_weights_report rep;
+    fer_h5_quiet q;
+    fer_h5_quiet_begin(&q);
+    hid_t f = H5I_INVALID_HID;
+    int ok =
+        fer_weights_load(m, a->file, 1, &rep, &err) == FER_OK && (f = fer_h5_open_read(a->file, &err)) >= 0;
+    if (ok && run_check(m, f, c, &loss, &ref_loss, &err) != FER_OK)
+        ok = fer_fail_wrap(&err, "%s", a->file) == FER_OK;
+    decision_margin dm = {-1, NULL};
+    if (ok)
+        read_margin(f, &dm);
+    if (f >= 0)
+        H5Fclose(f);
+    fer_h5_quiet_end(&q);
+    if (!ok) {
+        free(c);
+        return cli_fail("%s", err.msg);
+    }
+    printf("check-reference %s (config %s)\n", a->file, a->opts.config_path);
+    printf("tolerances: loss %.0e relative; logits and moving statistics %.0e, gradients %.0e normalized\n",
+           LOSS_TOL, TENSOR_TOL, a->grad_tol);
+    if (dm.value >= 0)
+        printf("reference: smallest ReLU / max-pool decision margin %.1e of its layer's RMS (%s)%s\n",
+               dm.value, dm.layer ? dm.layer : "?",
+               dm.value < 1e-5 ? ": float32 may route some gradients differently (see --grad-tol)" : "");
+    free(dm.layer);
+    int failed = 0;
+    double worst_value = 0;
+    int worst = judge(c, loss, ref_loss, a->grad_tol, &failed, &worst_value);
+    char worst_name[160];
+    snprintf(worst_name, sizeof worst_name, "%s", worst < 0 ? "loss" : c->rows[worst].name);
+    double worst_tol = worst < 0 ? LOSS_TOL : c->rows[worst].kind == KIND_GRADIENT ? a->grad_tol : TENSOR_TOL;
+    int tensors = c->n + 1;
+    free(c);
+    if (failed)
+        return cli_fail("reference mismatch: worst tensor %s, %s error %.3e > tolerance %.0e", worst_name,
+                        worst < 0 ? "relative" : "normalized", worst_value, worst_tol);
+    printf("all %d tensors match (closest to its tolerance: %s, %.3e of %.0e)\n", tensors, worst_name,
+           worst_value, worst_tol);
+    return FER_EXIT_OK;
+}
+
 int cmd_check_reference(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return FER_EXIT_OK;
     }
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    if (!rest)
+    check_args *a = calloc(1, sizeof *a);
+    if (!a)
         return cli_fail("out of memory");
-    const char *file;
-    int n_rest, rc = split_file(argc, argv, rest, &n_rest, &file);
-    cli_options *o = rc == FER_EXIT_OK ? calloc(1, sizeof *o) : NULL;
-    if (rc == FER_EXIT_OK && !o)
-        rc = cli_fail("out of memory");
-    if (rc == FER_EXIT_OK) {
-        o->config_path = DEFAULT_CONFIG;
-        rc = cli_parse_config_options(o, "check-reference", n_rest, rest, NULL);
-    }
-    free(rest);
-    if (rc != FER_EXIT_OK) {
-        free(o);
-        return rc;
-    }
+    int rc = parse_args(argc, argv, a);
     fer_model m;
     fer_err err;
-    if (fer_model_init(&m, &o->config.model, o->config.seed, &err)) {
-        rc = cli_fail("%s: %s", o->config_path, err.msg);
-        free(o);
-        return rc;
+    if (rc == FER_EXIT_OK && fer_model_init(&m, &a->opts.config.model, a->opts.config.seed, &err) != FER_OK)
+        rc = cli_fail("%s: %s", a->opts.config_path, err.msg);
+    else if (rc == FER_EXIT_OK) {
+        rc = check(&m, a);
+        fer_model_free(&m);
     }
-    fer_weights_report rep;
-    comparison *c = calloc(1, sizeof *c);
-    double loss = 0, ref_loss = 0;
-    fer_h5_quiet q;
-    fer_h5_quiet_begin(&q);
-    hid_t f = H5I_INVALID_HID;
-    int ok =
-        c && fer_weights_load(&m, file, 1, &rep, &err) == FER_OK && (f = fer_h5_open_read(file, &err)) >= 0;
-    if (!c)
-        fer_fail(&err, "out of memory");
-    if (ok && run_check(&m, f, c, &loss, &ref_loss, &err) != FER_OK) {
-        fer_fail_wrap(&err, "%s", file);
-        ok = 0;
-    }
-    if (f >= 0)
-        H5Fclose(f);
-    fer_h5_quiet_end(&q);
-    fer_model_free(&m);
-    int failed = 0, worst = -1;
-    double worst_value = 0;
-    if (ok) {
-        printf("check-reference %s (config %s)\n", file, o->config_path);
-        worst = judge(c, loss, ref_loss, &failed, &worst_value);
-    }
-    char worst_name[160];
-    snprintf(worst_name, sizeof worst_name, "%s", worst < 0 ? "loss" : c->rows[worst].name);
-    int tensors = ok ? c->n + 1 : 0;
-    free(c);
-    free(o);
-    if (!ok)
-        return cli_fail("%s", err.msg);
-    if (failed)
-        return cli_fail(
-            "reference mismatch: worst tensor %s, normalized error %.3e (tolerance %.0e; loss %.0e "
-            "relative)",
-            worst_name, worst_value, TENSOR_TOL, LOSS_TOL);
-    printf("all %d tensors match (worst: %s, %.3e)\n", tensors, worst_name, worst_value);
-    return FER_EXIT_OK;
+    free(a);
+    return rc;
 }

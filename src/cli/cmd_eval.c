@@ -5,6 +5,7 @@
 #include "fer/confusion.h"
 #include "fer/dist.h"
 #include "fer/evaluate.h"
+#include "fer/explain.h"
 #include "fer/log.h"
 #include "fer/run_data.h"
 #include "fer/saved_model.h"
@@ -18,7 +19,8 @@ static const char usage[] =
     "Evaluates a checkpoint (its stored configuration rebuilds the model) on one usage\n"
     "of a data set: prints accuracy, the confusion matrix (counts and row-normalized\n"
     "percentages), per-class precision, recall and F1 and their macro averages, and\n"
-    "writes PREFIX.csv (the matrix) and PREFIX.json (everything).\n"
+    "writes PREFIX.csv (the matrix), PREFIX.json (everything) and PREFIX.png (the\n"
+    "matrix as a heat map with the counts and row percentages in its cells).\n"
     "Runs under mpirun with the samples split across ranks; the result is the same.\n\n"
     "  --data PATH     dataset HDF5 from `fer prepare`, or synthetic (default: the config's data.path)\n"
     "  --usage NAME    Training, PublicTest or PrivateTest (default: the config's data.test_usage)\n"
@@ -47,7 +49,7 @@ static int run(const eval_args *a, const fer_dist *d)
     fer_run_data data;
     if (batch < 1) {
         rc = cli_usage("eval", "--batch expects a positive integer, got '%s'", a->batch);
-    } else if (fer_run_data_load(&data, cfg, a->data, 1u << FER_SPLIT_TEST, &err)) {
+    } else if (fer_run_data_load(&data, cfg, d, a->data, 1u << FER_SPLIT_TEST, &err)) {
         rc = cli_fail("%s", err.msg);
     } else {
         fer_eval_result r;
@@ -73,10 +75,13 @@ static int run(const eval_args *a, const fer_dist *d)
                     snprintf(prefix, sizeof prefix, "%.*s/eval-%s", dir, slash ? a->checkpoint : ".",
                              cfg->data.test_usage);
                 }
-                if (fer_confusion_write(&c, prefix, r.loss, &err))
+                char png[1210];
+                snprintf(png, sizeof png, "%s.png", prefix);
+                if (fer_confusion_write(&c, prefix, r.loss, &err) ||
+                    fer_confusion_heatmap_png(&c, title, png, &err))
                     rc = cli_fail("%s", err.msg);
                 else
-                    printf("wrote %s.csv and %s.json\n", prefix, prefix);
+                    printf("wrote %s.csv, %s.json and %s\n", prefix, prefix, png);
             }
         }
         fer_run_data_free(&data);

@@ -93,7 +93,8 @@ int cmd_prepare(int argc, char **argv)
     if (!out)
         return cli_usage("prepare", "missing --out FILE.h5");
     if (synthetic ? o.n_positional != 0 : o.n_positional != 1)
-        return cli_usage("prepare", synthetic ? "--synthetic takes no INPUT" : "expected one INPUT (CSV or folder)");
+        return cli_usage("prepare",
+                         synthetic ? "--synthetic takes no INPUT" : "expected one INPUT (CSV or folder)");
     fer_dataset ds;
     fer_err err;
     long skipped = 0;

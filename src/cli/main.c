@@ -17,7 +17,7 @@ static const fer_command commands[] = {
     {"predict", "emotion probabilities for image files", NULL},
     {"augment", "apply one augmentation to an image, or write a preview grid", cmd_augment},
     {"viz", "filter visualization and saliency maps", NULL},
-    {"bench", "throughput and per-layer profile", NULL},
+    {"bench", "throughput and per-layer profile", cmd_bench},
     {"check-reference", "compare the model with a reference-state file (PyTorch)", cmd_check_reference},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -17,7 +17,7 @@ typedef struct {
     char *buf;
     size_t len, pos; /* bytes held, start of the unread part */
     int eof;
-    long line;       /* number of the line last returned (1-based) */
+    long line; /* number of the line last returned (1-based) */
 } line_reader;
 
 /* Column positions from the header; -1 when absent. */
@@ -96,11 +96,13 @@ static int split_fields(const char *s, size_t n, const char **f, size_t *fn, int
     }
 }
 
-/* Copies a field into a short NUL-terminated string for messages. */
+/* Copies a field into a short NUL-terminated string for messages; bytes that
+   are not printable ASCII (a binary file given as CSV) show as '?'. */
 static const char *quote(char *out, size_t cap, const char *s, size_t n)
 {
     size_t m = n < cap - 4 ? n : cap - 4;
-    memcpy(out, s, m);
+    for (size_t i = 0; i < m; i++)
+        out[i] = s[i] >= 32 && s[i] < 127 ? s[i] : '?';
     strcpy(out + m, n > m ? "..." : "");
     return out;
 }
@@ -187,7 +189,8 @@ static int parse_label(const char *s, size_t n, int *label, char *why, size_t wh
         v = v * 10 + (s[i++] - '0');
     if (n == 0 || i != n) {
         int negative = n > 1 && s[0] == '-' && s[1] >= '0' && s[1] <= '9';
-        snprintf(why, whycap, negative ? "label %s outside 0..6" : "emotion: expected an integer label 0..6, got '%s'",
+        snprintf(why, whycap,
+                 negative ? "label %s outside 0..6" : "emotion: expected an integer label 0..6, got '%s'",
                  quote(shown, sizeof shown, s, n));
         return FER_ERROR;
     }

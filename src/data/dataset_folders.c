@@ -17,8 +17,8 @@ enum { SIDE = 48, PATH_CAP = 4096 };
 static const struct {
     const char *name;
     int usage;
-} split_names[] = {{"train", FER_USAGE_TRAINING},      {"training", FER_USAGE_TRAINING},
-                   {"test", FER_USAGE_PUBLIC_TEST},    {"val", FER_USAGE_PUBLIC_TEST},
+} split_names[] = {{"train", FER_USAGE_TRAINING},         {"training", FER_USAGE_TRAINING},
+                   {"test", FER_USAGE_PUBLIC_TEST},       {"val", FER_USAGE_PUBLIC_TEST},
                    {"validation", FER_USAGE_PUBLIC_TEST}, {"private", FER_USAGE_PRIVATE_TEST}};
 
 static int split_usage(const char *name)
@@ -59,7 +59,10 @@ static int is_dir(const char *path)
 }
 
 /* Byte order, not the locale's: the same tree gives the same order anywhere. */
-static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
 
 typedef struct {
     struct dirent **entries;
@@ -102,8 +105,8 @@ static int store_image(uint8_t *slot, const uint8_t *grey, int h, int w)
     return FER_OK;
 }
 
-static int add_image(fer_dataset_builder *b, const char *path, int label, int usage, int skip_bad, long *skipped,
-                     fer_err *err)
+static int add_image(fer_dataset_builder *b, const char *path, int label, int usage, int skip_bad,
+                     long *skipped, fer_err *err)
 {
     uint8_t *grey = NULL;
     int h = 0, w = 0;
@@ -122,8 +125,8 @@ static int add_image(fer_dataset_builder *b, const char *path, int label, int us
     return FER_OK;
 }
 
-static int read_class(fer_dataset_builder *b, const char *dir, int label, int usage, int skip_bad, long *skipped,
-                      fer_err *err)
+static int read_class(fer_dataset_builder *b, const char *dir, int label, int usage, int skip_bad,
+                      long *skipped, fer_err *err)
 {
     listing l;
     if (list_dir(&l, dir, err))
@@ -142,7 +145,8 @@ static int read_class(fer_dataset_builder *b, const char *dir, int label, int us
     return rc;
 }
 
-static int read_split(fer_dataset_builder *b, const char *dir, int usage, int skip_bad, long *skipped, fer_err *err)
+static int read_split(fer_dataset_builder *b, const char *dir, int usage, int skip_bad, long *skipped,
+                      fer_err *err)
 {
     listing l;
     if (list_dir(&l, dir, err))
@@ -152,13 +156,15 @@ static int read_split(fer_dataset_builder *b, const char *dir, int usage, int sk
     /* Classes in label order, whatever the folder order. */
     for (int label = 0; rc == FER_OK && label < 7; label++)
         for (int i = 0; rc == FER_OK && i < l.n; i++)
-            if (class_label(l.entries[i]->d_name) == label && join(path, dir, l.entries[i]->d_name) && is_dir(path))
+            if (class_label(l.entries[i]->d_name) == label && join(path, dir, l.entries[i]->d_name) &&
+                is_dir(path))
                 rc = read_class(b, path, label, usage, skip_bad, skipped, err);
     for (int i = 0; rc == FER_OK && i < l.n; i++) {
         const char *name = l.entries[i]->d_name;
         if (name[0] != '.' && class_label(name) < 0 && join(path, dir, name) && is_dir(path))
-            rc = fer_fail(err, "%s: unknown class folder (expected one of Angry, Disgust, Fear, Happy, Sad, "
-                               "Surprise, Neutral, any case)",
+            rc = fer_fail(err,
+                          "%s: unknown class folder (expected one of Angry, Disgust, Fear, Happy, Sad, "
+                          "Surprise, Neutral, any case)",
                           path);
     }
     listing_free(&l);
@@ -177,7 +183,8 @@ static int read_root(fer_dataset_builder *b, const char *root, int skip_bad, lon
         if (name[0] == '.' || !join(path, root, name) || !is_dir(path))
             continue;
         if (split_usage(name) < 0)
-            rc = fer_fail(err, "%s: unknown split folder (expected train, test, val, validation or private)", path);
+            rc = fer_fail(err, "%s: unknown split folder (expected train, test, val, validation or private)",
+                          path);
     }
     /* Splits in usage order: Training, then PublicTest, then PrivateTest. */
     for (int usage = 0; rc == FER_OK && usage < FER_N_USAGES; usage++)

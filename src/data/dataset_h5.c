@@ -23,7 +23,10 @@ static void quiet_begin(h5_quiet *q)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-static void quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+static void quiet_end(const h5_quiet *q)
+{
+    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
 
 static int write_u8(hid_t file, const char *name, int rank, const hsize_t *dims, const uint8_t *data)
 {
@@ -107,8 +110,8 @@ int fer_dataset_write_h5(const fer_dataset *ds, const char *path, fer_err *err)
         rc = FER_ERROR;
     if (rc) {
         remove(tmp);
-        return fer_fail(err, "%s: cannot write the data set (directory missing or not writable, or disk full?)",
-                        path);
+        return fer_fail(
+            err, "%s: cannot write the data set (directory missing or not writable, or disk full?)", path);
     }
     return FER_OK;
 }
@@ -134,15 +137,16 @@ static int read_u8(hid_t file, const char *path, const char *name, int rank, hsi
     }
     if (rank == 3 && (dims[1] < 1 || dims[2] < 1 || dims[1] > MAX_SIDE || dims[2] > MAX_SIDE)) {
         H5Dclose(set);
-        return fer_fail(err, "%s: /%s has images of %llu x %llu pixels", path, name, (unsigned long long)dims[1],
-                        (unsigned long long)dims[2]);
+        return fer_fail(err, "%s: /%s has images of %llu x %llu pixels", path, name,
+                        (unsigned long long)dims[1], (unsigned long long)dims[2]);
     }
     size_t bytes = (size_t)dims[0] * (rank == 3 ? (size_t)dims[1] * dims[2] : 1);
     *data = malloc(bytes ? bytes : 1);
     herr_t rc = *data ? H5Dread(set, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) : -1;
     H5Dclose(set);
     if (rc < 0)
-        return fer_fail(err, "%s: cannot read /%s (%s)", path, name, *data ? "corrupt file?" : "out of memory");
+        return fer_fail(err, "%s: cannot read /%s (%s)", path, name,
+                        *data ? "corrupt file?" : "out of memory");
     return FER_OK;
 }
 
@@ -207,7 +211,8 @@ static int check_values(const fer_dataset *ds, const char *path, fer_err *err)
 {
     for (int i = 0; i < ds->n; i++) {
         if (ds->labels[i] >= ds->n_classes)
-            return fer_fail(err, "%s: /labels[%d] = %d, outside 0..%d", path, i, ds->labels[i], ds->n_classes - 1);
+            return fer_fail(err, "%s: /labels[%d] = %d, outside 0..%d", path, i, ds->labels[i],
+                            ds->n_classes - 1);
         if (ds->usage[i] >= FER_N_USAGES)
             return fer_fail(err, "%s: /usage[%d] = %d, outside 0..2", path, i, ds->usage[i]);
     }
@@ -218,7 +223,8 @@ static int read_contents(fer_dataset *ds, hid_t file, const char *path, fer_err 
 {
     hsize_t pd[3], ld[1], ud[1];
     if (read_u8(file, path, "pixels", 3, pd, &ds->pixels, err) ||
-        read_u8(file, path, "labels", 1, ld, &ds->labels, err) || read_u8(file, path, "usage", 1, ud, &ds->usage, err))
+        read_u8(file, path, "labels", 1, ld, &ds->labels, err) ||
+        read_u8(file, path, "usage", 1, ud, &ds->usage, err))
         return FER_ERROR;
     if (ld[0] != pd[0] || ud[0] != pd[0] || pd[0] > (hsize_t)1 << 30)
         return fer_fail(err, "%s: /pixels has %llu images but /labels %llu and /usage %llu", path,

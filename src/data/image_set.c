@@ -46,7 +46,8 @@ int fer_image_set_build(uint8_t **pixels, uint8_t **labels, int64_t **ids, int *
     for (int i = 0, k = 0; ok && i < ds->n && k < count; i++) {
         if (ds->usage[i] != usage)
             continue;
-        upscale_one(*pixels + k * image, ds->pixels + i * in_image, ds->h, ds->w, size, equalize, eq, fsrc, fdst);
+        upscale_one(*pixels + k * image, ds->pixels + i * in_image, ds->h, ds->w, size, equalize, eq, fsrc,
+                    fdst);
         (*labels)[k] = ds->labels[i];
         (*ids)[k] = i;
         k++;

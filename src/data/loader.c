@@ -30,9 +30,9 @@ struct fer_loader {
     int worker_started;
     pthread_mutex_t mutex;
     pthread_cond_t changed;
-    long job_batch;       /* batch requested, -1 when none */
+    long job_batch; /* batch requested, -1 when none */
     int job_slot;
-    long ready_batch[2];  /* batch held by each slot, -1 when none */
+    long ready_batch[2]; /* batch held by each slot, -1 when none */
     int shutdown;
 };
 
@@ -46,7 +46,8 @@ static void prepare_sample(fer_loader *l, batch_slot *s, float *x, int position)
     const float *ready = s->grey;
     if (l->o.augment) {
         fer_affine t;
-        uint64_t key = fer_key(l->o.seed, FER_STREAM_AUGMENT, (uint64_t)l->epoch, (uint64_t)im->ids[position]);
+        uint64_t key =
+            fer_key(l->o.seed, FER_STREAM_AUGMENT, (uint64_t)l->epoch, (uint64_t)im->ids[position]);
         fer_affine_draw(&t, &l->o.aug, size, size, key);
         fer_affine_apply(s->warped, s->grey, size, size, &t, l->o.aug.fill_mode, (float)l->o.aug.cval);
         ready = s->warped;
@@ -193,7 +194,10 @@ void fer_loader_free(fer_loader *l)
     free(l);
 }
 
-long fer_loader_batches(const fer_loader *l) { return l->n_batches; }
+long fer_loader_batches(const fer_loader *l)
+{
+    return l->n_batches;
+}
 
 /* Fisher-Yates with the i-th swap drawn from counter i of the epoch's key:
    the same permutation on every rank. */

@@ -14,21 +14,21 @@ enum { ANGRY, DISGUST, FEAR, HAPPY, SAD, SURPRISE, NEUTRAL };
 
 /* Geometry in face units: face half-width 1, u to the right, v downwards. */
 typedef struct {
-    double eye_open;                       /* eye height factor, 1 = neutral */
-    double brow_inner[2], brow_outer[2];   /* brow end heights, [0] left, [1] right */
+    double eye_open;                     /* eye height factor, 1 = neutral */
+    double brow_inner[2], brow_outer[2]; /* brow end heights, [0] left, [1] right */
     double mouth_y, mouth_half_width;
-    double mouth_curve;                    /* > 0: corners up (smile) */
-    double mouth_tilt;                     /* one corner up (disgust) */
-    double mouth_wave;                     /* wavy lip amplitude (fear) */
-    double mouth_open_w, mouth_open_h;     /* open mouth ellipse (0: closed) */
-    double lip_thickness;                  /* 0: no lip line (a round open mouth) */
-    int wrinkles;                          /* nose wrinkles (disgust) */
+    double mouth_curve;                /* > 0: corners up (smile) */
+    double mouth_tilt;                 /* one corner up (disgust) */
+    double mouth_wave;                 /* wavy lip amplitude (fear) */
+    double mouth_open_w, mouth_open_h; /* open mouth ellipse (0: closed) */
+    double lip_thickness;              /* 0: no lip line (a round open mouth) */
+    int wrinkles;                      /* nose wrinkles (disgust) */
 } expression;
 
 typedef struct {
-    double cx, cy, scale, angle;           /* pose in pixels / radians */
-    double face_h, hair;                   /* face oval height; hair cap (0: none) */
-    double background, skin, ink, sclera;  /* grey levels */
+    double cx, cy, scale, angle;          /* pose in pixels / radians */
+    double face_h, hair;                  /* face oval height; hair cap (0: none) */
+    double background, skin, ink, sclera; /* grey levels */
     double light_x, light_y, noise_sigma;
     expression e;
 } face;
@@ -38,7 +38,10 @@ typedef struct {
     uint64_t counter;
 } draws;
 
-static double draw(draws *d, double lo, double hi) { return fer_uniform_range(d->key, d->counter++, lo, hi); }
+static double draw(draws *d, double lo, double hi)
+{
+    return fer_uniform_range(d->key, d->counter++, lo, hi);
+}
 
 static void neutral_expression(expression *e, draws *d)
 {
@@ -174,7 +177,10 @@ static double coverage(double sd, double scale)
     return c < 0 ? 0 : c > 1 ? 1 : c;
 }
 
-static double blend(double under, double over, double alpha) { return under + alpha * (over - under); }
+static double blend(double under, double over, double alpha)
+{
+    return under + alpha * (over - under);
+}
 
 static double shade_features(const face *f, double u, double v, double g)
 {
@@ -241,7 +247,8 @@ int fer_dataset_synthetic(fer_dataset *ds, int n_train, int n_val, int n_test, u
     int counts[FER_N_USAGES] = {n_train, n_val, n_test};
     if (n_train < 0 || n_val < 0 || n_test < 0 || (long)n_train + n_val + n_test < 1 ||
         (long)n_train + n_val + n_test > 10000000L)
-        return fer_fail(err, "synthetic data set: split sizes %d,%d,%d must be >= 0 with a total of 1..10000000",
+        return fer_fail(err,
+                        "synthetic data set: split sizes %d,%d,%d must be >= 0 with a total of 1..10000000",
                         n_train, n_val, n_test);
     fer_dataset_builder b;
     fer_builder_init(&b, ds, SIDE, SIDE);

@@ -261,22 +261,30 @@ int fer_checkpoint_read_config(const char *path, char **config_yaml, fer_err *er
     return rc;
 }
 
+/* Opens a checkpoint and reads its state; the caller closes the file. */
+static hid_t open_with_state(const char *path, fer_train_state *st, fer_err *err)
+{
+    hid_t f = open_checkpoint(path, err);
+    if (f >= 0 && read_group(f, "state", read_state, st, err) != FER_OK) {
+        fer_fail_wrap(err, "%s", path);
+        H5Fclose(f);
+        return H5I_INVALID_HID;
+    }
+    return f;
+}
+
 int fer_checkpoint_probe(const char *path, fer_train_state *state, fer_err *err)
 {
     fer_h5_quiet q;
     fer_h5_quiet_begin(&q);
-    hid_t f = open_checkpoint(path, err);
     fer_train_state st;
-    int rc = f < 0 ? FER_ERROR : read_group(f, "state", read_state, &st, err);
-    if (f >= 0) {
-        if (rc != FER_OK)
-            fer_fail_wrap(err, "%s", path);
+    hid_t f = open_with_state(path, &st, err);
+    if (f >= 0)
         H5Fclose(f);
-    }
     fer_h5_quiet_end(&q);
-    if (rc == FER_OK && state)
+    if (f >= 0 && state)
         *state = st;
-    return rc;
+    return f >= 0 ? FER_OK : FER_ERROR;
 }
 
 #if H5_VERSION_GE(1, 12, 0)
@@ -320,20 +328,16 @@ int fer_checkpoint_verify(const char *path, fer_train_state *state, fer_err *err
 {
     fer_h5_quiet q;
     fer_h5_quiet_begin(&q);
-    hid_t f = open_checkpoint(path, err);
     fer_train_state st;
-    int rc = f < 0 ? FER_ERROR : read_group(f, "state", read_state, &st, err);
-    if (f >= 0 && rc != FER_OK)
-        fer_fail_wrap(err, "%s", path);
-    if (rc == FER_OK) {
+    hid_t f = open_with_state(path, &st, err);
+    int rc = f >= 0 ? FER_OK : FER_ERROR;
+    if (f >= 0) {
         char failed[256] = "";
-        herr_t v = fer_link_visit(f, H5_INDEX_NAME, H5_ITER_NATIVE, verify_link, failed);
-        if (v != 0)
+        if (fer_link_visit(f, H5_INDEX_NAME, H5_ITER_NATIVE, verify_link, failed) != 0)
             rc = fer_fail(err, "%s: not a valid checkpoint (%s%s unreadable: truncated or corrupt)", path,
                           failed[0] ? "dataset " : "structure", failed);
-    }
-    if (f >= 0)
         H5Fclose(f);
+    }
     fer_h5_quiet_end(&q);
     if (rc == FER_OK && state)
         *state = st;

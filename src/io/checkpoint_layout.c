@@ -119,23 +119,12 @@ static hid_t history_type(void)
 int fer_ckpt_write_history(hid_t group, const fer_history *h, fer_err *err)
 {
     hsize_t dims[1] = {(hsize_t)h->n};
-    hid_t type = history_type(), space = H5Screate_simple(1, dims, NULL),
-          dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    int ok = type >= 0 && space >= 0 && dcpl >= 0;
-    if (ok && h->n > 0)
-        ok = H5Pset_chunk(dcpl, 1, dims) >= 0 && H5Pset_fletcher32(dcpl) >= 0;
-    hid_t ds =
-        ok ? H5Dcreate2(group, "epochs", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT) : H5I_INVALID_HID;
-    ok = ds >= 0 && (h->n == 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, h->rows) >= 0);
-    if (ds >= 0)
-        ok = H5Dclose(ds) >= 0 && ok;
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (space >= 0)
-        H5Sclose(space);
-    if (type >= 0)
-        H5Tclose(type);
-    return ok ? FER_OK : fer_fail(err, "metrics/epochs: cannot write");
+    hid_t type = history_type();
+    if (type < 0)
+        return fer_fail(err, "metrics/epochs: cannot build the row type");
+    int rc = fer_h5_write_dataset(group, "epochs", type, type, 1, dims, h->rows, err);
+    H5Tclose(type);
+    return rc == FER_OK ? FER_OK : fer_fail_wrap(err, "metrics");
 }
 
 /* Checks that the file's table has every field we read. */

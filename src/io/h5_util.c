@@ -89,8 +89,8 @@ void fer_h5_format_ishape(char *out, size_t cap, int ndim, const int *dims)
     format_dims(out, cap, ndim < FER_H5_MAX_DIMS ? ndim : FER_H5_MAX_DIMS, d);
 }
 
-int fer_h5_write_floats(hid_t loc, const char *name, int ndim, const hsize_t *dims, const float *data,
-                        fer_err *err)
+int fer_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, int ndim,
+                         const hsize_t *dims, const void *data, fer_err *err)
 {
     size_t count = 1;
     for (int i = 0; i < ndim; i++)
@@ -102,9 +102,8 @@ int fer_h5_write_floats(hid_t loc, const char *name, int ndim, const hsize_t *di
        checkpoint then fails the read instead of loading silently. */
     if (ok && ndim > 0 && count > 0)
         ok = H5Pset_chunk(dcpl, ndim, dims) >= 0 && H5Pset_fletcher32(dcpl) >= 0;
-    hid_t ds =
-        ok ? H5Dcreate2(loc, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT) : H5I_INVALID_HID;
-    ok = ds >= 0 && (count == 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
+    hid_t ds = ok ? H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT) : H5I_INVALID_HID;
+    ok = ds >= 0 && (count == 0 || H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
     if (ds >= 0)
         ok = H5Dclose(ds) >= 0 && ok;
     if (dcpl >= 0)
@@ -112,6 +111,12 @@ int fer_h5_write_floats(hid_t loc, const char *name, int ndim, const hsize_t *di
     if (space >= 0)
         H5Sclose(space);
     return ok ? FER_OK : fer_fail(err, "%s: cannot write dataset", name);
+}
+
+int fer_h5_write_floats(hid_t loc, const char *name, int ndim, const hsize_t *dims, const float *data,
+                        fer_err *err)
+{
+    return fer_h5_write_dataset(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, ndim, dims, data, err);
 }
 
 int fer_h5_dataset_shape(hid_t ds, int *ndim, hsize_t *dims, fer_err *err)

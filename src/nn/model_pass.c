@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct fer_model_batch {
     int max_n, n;
@@ -160,14 +161,28 @@ static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_
     }
 }
 
+/* Profiling clock of fer_pass.layer_seconds; only read when that is set. */
+static double pass_clock(const fer_pass *p)
+{
+    if (!p->layer_seconds)
+        return 0.0;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 const float *fer_model_forward(fer_model *m, const float *x, int n, const fer_pass *p)
 {
     fer_model_batch *b = m->batch;
     b->n = n;
     b->input = x;
     b->have_loss_grad = 0;
-    for (int l = 0; l < m->n_layers; l++)
+    for (int l = 0; l < m->n_layers; l++) {
+        double start = pass_clock(p);
         forward_layer(m, l, l == 0 ? x : b->act[l - 1], n, p);
+        if (p->layer_seconds)
+            p->layer_seconds[l] += pass_clock(p) - start;
+    }
     return b->act[m->n_layers - 1];
 }
 
@@ -275,12 +290,15 @@ static void backward_range(fer_model *m, int from, float *dy, int stop, const fe
             dx = cur == b->grad_a ? b->grad_b : b->grad_a;
         else if (l == 0 && input_grad)
             dx = input_grad;
+        double start = pass_clock(p);
         if (m->layers[l].cfg.type == FER_LAYER_BATCHNORM && !p->training) {
             if (dx)
                 batchnorm_infer_backward(m, l, cur, dx, n);
         } else {
             backward_layer(m, l, cur, dx, n, p);
         }
+        if (p->layer_seconds)
+            p->layer_seconds[m->n_layers + l] += pass_clock(p) - start;
         cur = dx;
     }
 }

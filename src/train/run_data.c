@@ -14,11 +14,33 @@ static int usage_of(const fer_config *c, int split, fer_err *err)
     return u;
 }
 
-int fer_run_data_load(fer_run_data *d, const fer_config *c, const char *path_override, unsigned which,
-                      fer_err *err)
+static int limit_of(const fer_config *c, int split)
 {
-    memset(d, 0, sizeof *d);
-    const char *path = path_override && *path_override ? path_override : c->data.path;
+    return split == FER_SPLIT_TRAIN ? c->data.limit_train : split == FER_SPLIT_VAL ? c->data.limit_val : 0;
+}
+
+/* The number of images fer_image_set_build() keeps: the usage's samples, at
+   most `limit` when limit > 0. Needed before building, to size the window. */
+static int split_count(const fer_dataset *ds, int usage, int limit)
+{
+    int count = 0;
+    for (int i = 0; i < ds->n; i++)
+        count += ds->usage[i] == usage;
+    return limit > 0 && count > limit ? limit : count;
+}
+
+static void drop_images(fer_dataset *ds)
+{
+    free(ds->pixels);
+    free(ds->labels);
+    free(ds->usage);
+    ds->pixels = ds->labels = ds->usage = NULL;
+}
+
+/* Writer, before the window exists: the data set and each split's size. */
+static int read_and_count(fer_run_data *d, const fer_config *c, const char *path, unsigned which,
+                          int counts[FER_N_SPLITS], fer_err *err)
+{
     int rc = !strcmp(path, "synthetic")
                  ? fer_dataset_synthetic(&d->ds, c->data.synthetic_train, c->data.synthetic_val,
                                          c->data.synthetic_test, c->seed, err)
@@ -30,31 +52,85 @@ int fer_run_data_load(fer_run_data *d, const fer_config *c, const char *path_ove
             continue;
         int usage = usage_of(c, s, err);
         if (usage < 0)
-            goto fail;
-        int limit = s == FER_SPLIT_TRAIN ? c->data.limit_train : s == FER_SPLIT_VAL ? c->data.limit_val : 0;
-        fer_image_set *set = &d->set[s];
-        if (fer_image_set_build(&d->pixels[s], &d->labels[s], &d->ids[s], &set->n, &d->ds, usage,
-                                c->model.input_size, c->data.equalize, limit, err))
-            goto fail;
-        set->size = c->model.input_size;
-        set->pixels = d->pixels[s];
-        set->labels = d->labels[s];
-        set->ids = d->ids[s];
+            return FER_ERROR;
+        counts[s] = split_count(&d->ds, usage, limit_of(c, s));
     }
     return FER_OK;
-fail:
-    fer_run_data_free(d);
-    return FER_ERROR;
+}
+
+/* Writer: builds each split into its slot of the node's block. A split is
+   built in private memory and copied, so the writer briefly holds one split
+   twice (fer_image_set_build allocates its own arrays). */
+static int build_splits(fer_run_data *d, const fer_config *c, unsigned which, fer_err *err)
+{
+    for (int s = 0; s < FER_N_SPLITS; s++) {
+        if (!(which & (1u << s)))
+            continue;
+        fer_image_slot slot = fer_shared_images_slot(&d->images, s);
+        uint8_t *pixels, *labels;
+        int64_t *ids;
+        int n;
+        if (fer_image_set_build(&pixels, &labels, &ids, &n, &d->ds, usage_of(c, s, err), c->model.input_size,
+                                c->data.equalize, limit_of(c, s), err))
+            return FER_ERROR;
+        int fits = n == slot.n;
+        if (fits) {
+            memcpy(slot.pixels, pixels, (size_t)n * slot.size * slot.size);
+            memcpy(slot.labels, labels, (size_t)n);
+            memcpy(slot.ids, ids, (size_t)n * sizeof *ids);
+        }
+        free(pixels);
+        free(labels);
+        free(ids);
+        if (!fits)
+            return fer_fail(err, "data: split %d built %d images, %d expected", s, n, slot.n);
+    }
+    return FER_OK;
+}
+
+int fer_run_data_load(fer_run_data *d, const fer_config *c, const fer_dist *dist, const char *path_override,
+                      unsigned which, fer_err *err)
+{
+    memset(d, 0, sizeof *d);
+    const char *path = path_override && *path_override ? path_override : c->data.path;
+    int writer = !dist || dist->local_rank == 0;
+    int counts[FER_N_SPLITS] = {0}, failed = 0;
+    fer_err writer_err = {{0}};
+    if (writer)
+        failed = read_and_count(d, c, path, which, counts, &writer_err) != FER_OK;
+    if (fer_shared_images_alloc(&d->images, dist, FER_N_SPLITS, counts, c->model.input_size, sizeof d->ds,
+                                err)) {
+        fer_dataset_free(&d->ds);
+        return FER_ERROR;
+    }
+    if (writer && !failed)
+        failed = build_splits(d, c, which, &writer_err) != FER_OK;
+    if (writer) {
+        drop_images(&d->ds);
+        memcpy(d->images.meta, &d->ds, sizeof d->ds);
+    }
+    failed = fer_shared_images_publish(&d->images, failed, &writer_err, err) != FER_OK;
+    /* Nodes load independently: a node that failed must not leave the
+       others waiting in their first collective of the run. */
+    if (dist && fer_dist_any(dist, failed) && !failed) {
+        fer_shared_images_free(&d->images);
+        failed = fer_fail(err, "data: %s: loading failed on another node", path) != FER_OK;
+    }
+    if (failed) {
+        memset(d, 0, sizeof *d);
+        return FER_ERROR;
+    }
+    memcpy(&d->ds, d->images.meta, sizeof d->ds);
+    for (int s = 0; s < FER_N_SPLITS; s++)
+        if (which & (1u << s))
+            d->set[s] = d->images.set[s];
+    return FER_OK;
 }
 
 void fer_run_data_free(fer_run_data *d)
 {
     fer_dataset_free(&d->ds);
-    for (int s = 0; s < FER_N_SPLITS; s++) {
-        free(d->pixels[s]);
-        free(d->labels[s]);
-        free(d->ids[s]);
-    }
+    fer_shared_images_free(&d->images);
     memset(d, 0, sizeof *d);
 }
 

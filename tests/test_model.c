@@ -1,0 +1,117 @@
+/* The model built from the seed config: Keras's parameter counts, the
+   trainable suffix for every choice of first trainable layer, and that a
+   backward pass leaves the frozen prefix's gradients alone. */
+#include "check.h"
+
+#include "fer/config.h"
+#include "fer/model.h"
+#include "fer/rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int load(fer_config *c, const char *name)
+{
+    char path[1024];
+    const char *src = getenv("FER_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/configs/%s", src ? src : ".", name);
+    fer_err err;
+    if (fer_config_load(c, path, &err)) {
+        printf("%s\n", err.msg);
+        return FER_ERROR;
+    }
+    return FER_OK;
+}
+
+static void test_seed_counts(void)
+{
+    fer_config c;
+    fer_model m;
+    fer_err err;
+    if (load(&c, "fer2013_vgg16_nin.yaml") || fer_model_init(&m, &c.model, 1, &err)) {
+        CHECK(0);
+        return;
+    }
+    printf("seed model: total %zu trainable %zu non-trainable %zu (Keras: 3083847 3082311 1536)\n",
+           fer_model_total_params(&m), m.n_params, fer_model_nontrainable_params(&m));
+    CHECK(fer_model_total_params(&m) == 3083847 && m.n_params == 3082311 && fer_model_nontrainable_params(&m) == 1536);
+    int gap = fer_model_find(&m, "global_average_pooling2d_1"), c1 = fer_model_find(&m, "conv2d_1");
+    printf("conv2d_1 output %dx%dx%d (expect 10x10x512), forward %.3f GFLOP/image\n", m.layers[c1].out_h,
+           m.layers[c1].out_w, m.layers[c1].out_c, fer_model_forward_flops(&m) * 1e-9);
+    CHECK(m.layers[c1].out_h == 10 && m.layers[c1].out_c == 512 && m.layers[gap].out_c == 128);
+    fer_model_free(&m);
+
+    c.model.input_size = 48; /* the 48x48 variant must build too */
+    int ok = fer_model_init(&m, &c.model, 1, &err) == FER_OK;
+    printf("48x48 variant builds: %s\n", ok ? "yes" : err.msg);
+    CHECK(ok);
+    if (ok)
+        fer_model_free(&m);
+}
+
+/* For every possible first trainable layer, the suffix starts at that
+   layer's first parameter (or at the next layer that has parameters). */
+static void test_trainable_suffix(void)
+{
+    fer_config c;
+    fer_model m;
+    fer_err err;
+    if (load(&c, "tiny.yaml") || fer_model_init(&m, &c.model, 1, &err)) {
+        CHECK(0);
+        return;
+    }
+    int bad = 0;
+    for (int first = 0; first < m.n_layers; first++) {
+        fer_model_set_trainable(&m, first);
+        size_t expect = m.n_params;
+        for (int l = m.n_layers - 1; l >= first; l--)
+            if (m.layers[l].n_params > 0)
+                expect = m.layers[l].weights[0].offset;
+        bad += m.trainable_offset != expect;
+    }
+    printf("trainable suffix offset right for %d of %d first-trainable choices\n", m.n_layers - bad, m.n_layers);
+    CHECK(bad == 0);
+    fer_model_free(&m);
+}
+
+static void test_frozen_prefix_untouched(void)
+{
+    fer_config c;
+    fer_model m;
+    fer_err err;
+    if (load(&c, "tiny.yaml") || fer_model_init(&m, &c.model, 1, &err) || fer_model_reserve(&m, 4, &err)) {
+        CHECK(0);
+        return;
+    }
+    size_t in = fer_model_input_size(&m);
+    float *x = malloc(4 * in * sizeof(float));
+    int labels[4] = {0, 1, 2, 3};
+    for (size_t i = 0; i < 4 * in; i++)
+        x[i] = (float)(fer_uniform(3, i) * 2 - 1);
+    fer_model_set_trainable(&m, fer_model_find(&m, "batch_normalization_1"));
+    for (size_t i = 0; i < m.n_params; i++)
+        m.grads[i] = 12345.0f;
+    fer_pass p = {.training = 1};
+    fer_model_forward(&m, x, 4, &p);
+    fer_model_loss(&m, labels, NULL, 4, 4, NULL, NULL);
+    fer_model_backward(&m, &p, NULL);
+    size_t untouched = 0, nonzero = 0;
+    for (size_t i = 0; i < m.trainable_offset; i++)
+        untouched += m.grads[i] == 12345.0f;
+    for (size_t i = m.trainable_offset; i < m.n_params; i++)
+        nonzero += m.grads[i] != 0.0f && m.grads[i] != 12345.0f;
+    printf("frozen prefix: %zu of %zu gradients untouched; trainable suffix: %zu of %zu non-zero\n", untouched,
+           m.trainable_offset, nonzero, m.n_params - m.trainable_offset);
+    CHECK(untouched == m.trainable_offset && nonzero > (m.n_params - m.trainable_offset) / 2);
+    free(x);
+    fer_model_free(&m);
+}
+
+int main(void)
+{
+    test_seed_counts();
+    test_trainable_suffix();
+    test_frozen_prefix_untouched();
+    return check_report("test_model");
+}

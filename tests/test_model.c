@@ -35,7 +35,8 @@ static void test_seed_counts(void)
     }
     printf("seed model: total %zu trainable %zu non-trainable %zu (Keras: 3083847 3082311 1536)\n",
            fer_model_total_params(&m), m.n_params, fer_model_nontrainable_params(&m));
-    CHECK(fer_model_total_params(&m) == 3083847 && m.n_params == 3082311 && fer_model_nontrainable_params(&m) == 1536);
+    CHECK(fer_model_total_params(&m) == 3083847 && m.n_params == 3082311 &&
+          fer_model_nontrainable_params(&m) == 1536);
     int gap = fer_model_find(&m, "global_average_pooling2d_1"), c1 = fer_model_find(&m, "conv2d_1");
     printf("conv2d_1 output %dx%dx%d (expect 10x10x512), forward %.3f GFLOP/image\n", m.layers[c1].out_h,
            m.layers[c1].out_w, m.layers[c1].out_c, fer_model_forward_flops(&m) * 1e-9);
@@ -70,7 +71,8 @@ static void test_trainable_suffix(void)
                 expect = m.layers[l].weights[0].offset;
         bad += m.trainable_offset != expect;
     }
-    printf("trainable suffix offset right for %d of %d first-trainable choices\n", m.n_layers - bad, m.n_layers);
+    printf("trainable suffix offset right for %d of %d first-trainable choices\n", m.n_layers - bad,
+           m.n_layers);
     CHECK(bad == 0);
     fer_model_free(&m);
 }
@@ -101,8 +103,8 @@ static void test_frozen_prefix_untouched(void)
         untouched += m.grads[i] == 12345.0f;
     for (size_t i = m.trainable_offset; i < m.n_params; i++)
         nonzero += m.grads[i] != 0.0f && m.grads[i] != 12345.0f;
-    printf("frozen prefix: %zu of %zu gradients untouched; trainable suffix: %zu of %zu non-zero\n", untouched,
-           m.trainable_offset, nonzero, m.n_params - m.trainable_offset);
+    printf("frozen prefix: %zu of %zu gradients untouched; trainable suffix: %zu of %zu non-zero\n",
+           untouched, m.trainable_offset, nonzero, m.n_params - m.trainable_offset);
     CHECK(untouched == m.trainable_offset && nonzero > (m.n_params - m.trainable_offset) / 2);
     free(x);
     fer_model_free(&m);

@@ -10,8 +10,8 @@
 
 static void test_sgd(int nesterov)
 {
-    fer_optimizer_cfg o = {.name = FER_OPT_SGD, .lr = 0.1, .momentum = 0.9, .nesterov = nesterov,
-                           .weight_decay = 0.01};
+    fer_optimizer_cfg o = {
+        .name = FER_OPT_SGD, .lr = 0.1, .momentum = 0.9, .nesterov = nesterov, .weight_decay = 0.01};
     float p[3] = {1.0f, -2.0f, 0.5f}, v[3] = {0}, g[3] = {0.3f, -0.1f, 0.0f};
     double rp[3] = {1.0, -2.0, 0.5}, rv[3] = {0};
     double worst = 0;
@@ -31,8 +31,8 @@ static void test_sgd(int nesterov)
 
 static void test_adam(void)
 {
-    fer_optimizer_cfg o = {.name = FER_OPT_ADAM, .lr = 0.01, .decay = 0.1, .beta1 = 0.9, .beta2 = 0.999,
-                           .epsilon = 1e-7};
+    fer_optimizer_cfg o = {
+        .name = FER_OPT_ADAM, .lr = 0.01, .decay = 0.1, .beta1 = 0.9, .beta2 = 0.999, .epsilon = 1e-7};
     float p[2] = {0.5f, -0.25f}, m[2] = {0}, v[2] = {0}, g[2] = {0.2f, -0.05f};
     double rp[2] = {0.5, -0.25}, rm[2] = {0}, rv[2] = {0}, worst = 0;
     for (int step = 0; step < 6; step++) {

@@ -10,13 +10,20 @@
 static const char *keras_class(fer_layer_type t)
 {
     switch (t) {
-    case FER_LAYER_CONV2D: return "Conv2D";
-    case FER_LAYER_MAXPOOL: return "MaxPooling2D";
-    case FER_LAYER_BATCHNORM: return "BatchNormalization";
-    case FER_LAYER_RELU: return "Activation";
-    case FER_LAYER_DROPOUT: return "Dropout";
-    case FER_LAYER_GAP: return "GlobalAveragePooling2D";
-    case FER_LAYER_DENSE: return "Dense";
+    case FER_LAYER_CONV2D:
+        return "Conv2D";
+    case FER_LAYER_MAXPOOL:
+        return "MaxPooling2D";
+    case FER_LAYER_BATCHNORM:
+        return "BatchNormalization";
+    case FER_LAYER_RELU:
+        return "Activation";
+    case FER_LAYER_DROPOUT:
+        return "Dropout";
+    case FER_LAYER_GAP:
+        return "GlobalAveragePooling2D";
+    case FER_LAYER_DENSE:
+        return "Dense";
     }
     return "?";
 }
@@ -79,10 +86,11 @@ static void print_summary(const fer_model *m, const char *name)
 
 int cmd_summary(int argc, char **argv)
 {
-    static const char usage[] = "usage: fer summary CONFIG [--set KEY=VALUE]...\n\n"
-                                "Prints the model of CONFIG as Keras's model.summary() does: every layer with\n"
-                                "its output shape and parameter count, then the totals. Parameters are counted\n"
-                                "as Keras counts them (BatchNorm moving statistics are non-trainable).\n";
+    static const char usage[] =
+        "usage: fer summary CONFIG [--set KEY=VALUE]...\n\n"
+        "Prints the model of CONFIG as Keras's model.summary() does: every layer with\n"
+        "its output shape and parameter count, then the totals. Parameters are counted\n"
+        "as Keras counts them (BatchNorm moving statistics are non-trainable).\n";
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return FER_EXIT_OK;

@@ -51,9 +51,10 @@ int cmd_train(int argc, char **argv)
     }
     const char *run_dir = NULL, *resume = NULL, *weights = NULL, *stop_after = NULL;
     int print_config = 0;
-    cli_flag flags[] = {{"--run-dir", 1, &run_dir, NULL},  {"--resume", 1, &resume, NULL},
-                        {"--weights", 1, &weights, NULL},  {"--stop-after-steps", 1, &stop_after, NULL},
-                        {"--print-config", 0, NULL, &print_config}, {NULL, 0, NULL, NULL}};
+    cli_flag flags[] = {
+        {"--run-dir", 1, &run_dir, NULL},           {"--resume", 1, &resume, NULL},
+        {"--weights", 1, &weights, NULL},           {"--stop-after-steps", 1, &stop_after, NULL},
+        {"--print-config", 0, NULL, &print_config}, {NULL, 0, NULL, NULL}};
     cli_options *o = calloc(1, sizeof *o);
     if (!o)
         return cli_fail("out of memory");
@@ -88,14 +89,19 @@ int cmd_train(int argc, char **argv)
     fer_stop_install();
     char blas_desc[256], threads_desc[256];
     if (fer_blas_setup(argv, blas_desc, sizeof blas_desc, &err) ||
-        fer_dist_blas_threads(&dist, o->config.distribution.threads, threads_desc, sizeof threads_desc, &err)) {
+        fer_dist_blas_threads(&dist, o->config.distribution.threads, threads_desc, sizeof threads_desc,
+                              &err)) {
         fer_dist_finalize(&dist);
         free(o);
         return cli_fail("%s", err.msg);
     }
     fer_info("%s", threads_desc);
-    fer_train_opts to = {.config = &o->config, .dist = &dist, .resume = resume, .weights = weights,
-                         .stop_after_steps = stop_steps, .blas_info = blas_desc};
+    fer_train_opts to = {.config = &o->config,
+                         .dist = &dist,
+                         .resume = resume,
+                         .weights = weights,
+                         .stop_after_steps = stop_steps,
+                         .blas_info = blas_desc};
     fer_train_result result;
     if (fer_train(&to, &result, &err)) {
         if (err.msg[0])

@@ -6,9 +6,15 @@
 /* Set once at start-up by the CLI (the only process-wide setting besides MPI). */
 static int log_level = FER_LOG_INFO;
 
-void fer_log_set_level(int level) { log_level = level; }
+void fer_log_set_level(int level)
+{
+    log_level = level;
+}
 
-int fer_log_level(void) { return log_level; }
+int fer_log_level(void)
+{
+    return log_level;
+}
 
 void fer_log(int level, const char *fmt, ...)
 {

@@ -3,8 +3,8 @@
 #include "fer/cpu.h"
 
 #include <limits.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -83,7 +83,10 @@ void fer_dist_bcast(const fer_dist *d, void *buf, size_t bytes, int root)
     }
 }
 
-static void reduce_doubles(double *buf, int count, void *ctx) { fer_dist_sum_doubles(ctx, buf, count); }
+static void reduce_doubles(double *buf, int count, void *ctx)
+{
+    fer_dist_sum_doubles(ctx, buf, count);
+}
 
 fer_reducer fer_dist_reducer(const fer_dist *d)
 {
@@ -95,7 +98,10 @@ fer_reducer fer_dist_reducer(const fer_dist *d)
     return r;
 }
 
-void fer_dist_abort(const fer_dist *d, int code) { MPI_Abort(d->comm ? d->comm : MPI_COMM_WORLD, code); }
+void fer_dist_abort(const fer_dist *d, int code)
+{
+    MPI_Abort(d->comm ? d->comm : MPI_COMM_WORLD, code);
+}
 
 int fer_dist_blas_threads(const fer_dist *d, int configured, char *desc, size_t desc_len, fer_err *err)
 {

@@ -60,7 +60,8 @@ static void print_matrix(FILE *f, const fer_confusion *c, int normalized)
 void fer_confusion_print(FILE *f, const fer_confusion *c, const char *title)
 {
     int K = c->classes;
-    fprintf(f, "%s: accuracy %.4f on %ld samples\n\n", title, fer_confusion_accuracy(c), fer_confusion_total(c));
+    fprintf(f, "%s: accuracy %.4f on %ld samples\n\n", title, fer_confusion_accuracy(c),
+            fer_confusion_total(c));
     print_matrix(f, c, 0);
     fputc('\n', f);
     print_matrix(f, c, 1);

@@ -19,8 +19,14 @@ int fer_evaluate(fer_model *m, const fer_dist *d, const fer_image_set *s, int ba
 {
     memset(r, 0, sizeof *r);
     int k = m->cfg.classes;
-    fer_loader_opts o = {.images = s, .batch_size = batch_size, .rank = d->rank, .nranks = d->size,
-                         .channels = m->cfg.channels, .caffe = caffe, .shuffle = 0, .augment = 0,
+    fer_loader_opts o = {.images = s,
+                         .batch_size = batch_size,
+                         .rank = d->rank,
+                         .nranks = d->size,
+                         .channels = m->cfg.channels,
+                         .caffe = caffe,
+                         .shuffle = 0,
+                         .augment = 0,
                          .prefetch = 1};
     fer_loader *loader;
     if (fer_loader_create(&loader, &o, err))

@@ -10,7 +10,10 @@ double fer_lr_at(const fer_optimizer_cfg *o, long iteration, long warmup_steps)
     return lr;
 }
 
-int fer_optimizer_slots(const fer_optimizer_cfg *o) { return o->name == FER_OPT_ADAM ? 2 : 1; }
+int fer_optimizer_slots(const fer_optimizer_cfg *o)
+{
+    return o->name == FER_OPT_ADAM ? 2 : 1;
+}
 
 static void sgd_step(const fer_optimizer_cfg *o, float *p, const float *g, float *v, size_t count, float lr)
 {

@@ -18,7 +18,8 @@ void fer_progress_init(fer_progress *p, FILE *out, const fer_logging_cfg *cfg)
     p->every = cfg->every_steps > 0 ? cfg->every_steps : 50;
 }
 
-void fer_progress_epoch_begin(fer_progress *p, int epoch, int epochs, long batches, const char *phase, double lr)
+void fer_progress_epoch_begin(fer_progress *p, int epoch, int epochs, long batches, const char *phase,
+                              double lr)
 {
     p->epoch = epoch + 1;
     p->epochs = epochs;
@@ -50,8 +51,8 @@ void fer_progress_step(fer_progress *p, long done, double loss, double acc, doub
             bar[i] = i < filled ? '=' : (i == filled ? '>' : '.');
         bar[width] = '\0';
         format_eta(eta, sizeof eta, done ? elapsed / done * (p->batches - done) : 0);
-        fprintf(p->out, "\r%5ld/%-5ld [%s] - ETA: %s - loss: %.4f - acc: %.4f - %.1f img/s ", done, p->batches,
-                bar, eta, loss, acc, images_per_s);
+        fprintf(p->out, "\r%5ld/%-5ld [%s] - ETA: %s - loss: %.4f - acc: %.4f - %.1f img/s ", done,
+                p->batches, bar, eta, loss, acc, images_per_s);
         fflush(p->out);
     } else if (done % p->every == 0 || done == p->batches) {
         fprintf(p->out, "epoch %d/%d step %ld/%ld loss %.4f acc %.4f lr %.4g %.1f img/s %.0fs\n", p->epoch,
@@ -60,14 +61,16 @@ void fer_progress_step(fer_progress *p, long done, double loss, double acc, doub
     }
 }
 
-void fer_progress_epoch_end(fer_progress *p, double train_loss, double train_acc, double val_loss, double val_acc,
-                            double seconds, double images_per_s)
+void fer_progress_epoch_end(fer_progress *p, double train_loss, double train_acc, double val_loss,
+                            double val_acc, double seconds, double images_per_s)
 {
     if (p->quiet)
         return;
     if (p->bar)
         fputc('\n', p->out);
-    fprintf(p->out, "epoch %d/%d done in %.0fs - loss: %.4f - acc: %.4f - val_loss: %.4f - val_acc: %.4f - %.1f img/s\n",
-            p->epoch, p->epochs, seconds, train_loss, train_acc, val_loss, val_acc, images_per_s);
+    fprintf(
+        p->out,
+        "epoch %d/%d done in %.0fs - loss: %.4f - acc: %.4f - val_loss: %.4f - val_acc: %.4f - %.1f img/s\n",
+        p->epoch, p->epochs, seconds, train_loss, train_acc, val_loss, val_acc, images_per_s);
     fflush(p->out);
 }

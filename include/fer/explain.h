@@ -60,10 +60,13 @@ void fer_colormap_rgb(fer_colormap map, float t, uint8_t rgb[3]);
 
 /* ---- confusion matrix heat map -------------------------------------------- */
 
-/* PNG of the matrix: rows true class, columns predicted, each cell coloured
-   by its row-normalized fraction (viridis) with the count and the row
-   percentage written in it, class names on both axes, a title line and the
-   overall accuracy. Deterministic: the same counts give the same bytes. */
+/* The matrix as a picture: rows true class, columns predicted, each cell
+   filled with viridis of its row-normalized fraction (count / row total, 0
+   for an empty row) with the count and the row percentage written in it,
+   class names on both axes, row totals, a colour bar, a title line (may be
+   NULL) and the overall accuracy. out is initialized here. */
+int fer_confusion_heatmap(fer_canvas *out, const fer_confusion *c, const char *title, fer_err *err);
+/* The same as a PNG file. Deterministic: the same counts give the same bytes. */
 int fer_confusion_heatmap_png(const fer_confusion *c, const char *title, const char *path, fer_err *err);
 
 /* ---- image files to model inputs ----------------------------------------- */
@@ -78,7 +81,10 @@ int fer_face_image_load(const char *path, int size, int equalize, uint8_t *grey,
 
 /* Model input of n grey images (n x size x size uint8): n x size x size x
    channels floats through fer_preprocess. */
-void fer_face_inputs(float *x, const uint8_t *grey, int n, int size, int channels, int caffe);
+int fer_face_inputs(float *x, const uint8_t *grey, int n, int size, int channels, int caffe, fer_err *err);
+
+/* The most probable class of one row of probabilities (ties: the lower index). */
+int fer_top_class(const float *probs, int classes);
 
 /* Inference (BatchNorm statistics, no dropout) of n model inputs in batches
    of at most batch rows: probs gets n x classes softmax probabilities. */
@@ -87,8 +93,8 @@ int fer_predict_probs(fer_model *m, const float *x, int n, int batch, float *pro
 /* ---- filter visualization ------------------------------------------------- */
 
 typedef struct {
-    int layer;            /* model layer whose channels are visualized (spatial output) */
-    const int *filters;   /* count channel indices of that layer */
+    int layer;          /* model layer whose channels are visualized (spatial output) */
+    const int *filters; /* count channel indices of that layer */
     int count;
     int steps;            /* gradient ascent steps, >= 0 */
     float step;           /* grey levels per step for a gradient of unit RMS */
@@ -106,7 +112,15 @@ typedef struct {
    size x size grey values (unclipped), activation (may be NULL) the final
    mean activation of each filter. Errors: a layer that is not spatial, a
    filter index out of range, allocation failure. */
-int fer_filter_viz(fer_model *m, const fer_filter_viz_opts *o, float *images, float *activation, fer_err *err);
+int fer_filter_viz(fer_model *m, const fer_filter_viz_opts *o, float *images, float *activation,
+                   fer_err *err);
+
+/* The count filters of o->layer with the largest mean activation on the
+   starting image of o (its noise, or o->start), most active first (ties: the
+   lower index); o->filters and o->count are not used. A filter that is zero
+   everywhere on the start (ReLU) gets no gradient and stays at its start, so
+   this skips the filters the ascent cannot move when others can be. */
+int fer_filter_viz_pick(fer_model *m, const fer_filter_viz_opts *o, int *filters, int count, fer_err *err);
 
 /* Display normalization of the same blog: centre on the mean, scale to a
    standard deviation of 0.1 * 255 around grey 128, clip to 0..255. */
@@ -129,8 +143,7 @@ int fer_last_conv_layer(const fer_model *m);
    channels of weight * activation). cam gets n x out_h x out_w of that
    layer, unnormalized (>= 0). Inference mode. The model's activation buffers
    and parameter gradients are overwritten. */
-int fer_gradcam(fer_model *m, int layer, const float *x, int n, const int *classes, float *cam,
-                fer_err *err);
+int fer_gradcam(fer_model *m, int layer, const float *x, int n, const int *classes, float *cam, fer_err *err);
 
 /* Vanilla gradient saliency (Simonyan et al. 2014): the largest absolute
    value over input channels of d logit[classes[i]] / d input. sal gets n x
@@ -155,12 +168,12 @@ void fer_typical_samples(const float *probs, const uint8_t *labels, int n, int c
 /* ---- saliency report ------------------------------------------------------ */
 
 typedef struct {
-    const char *out_dir;          /* created if missing */
-    const char *title;            /* heading of the index page */
-    int layer;                    /* Grad-CAM layer */
-    int per_class;                /* samples per class */
-    int scale;                    /* PNG pixels per input pixel */
-    const char *const *names;     /* class names (model classes) */
+    const char *out_dir;      /* created if missing */
+    const char *title;        /* heading of the index page */
+    int layer;                /* Grad-CAM layer */
+    int per_class;            /* samples per class */
+    int scale;                /* PNG pixels per input pixel */
+    const char *const *names; /* class names (model classes) */
 } fer_saliency_report_opts;
 
 /* For the typical samples of each class among n grey images (n x size x

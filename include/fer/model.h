@@ -65,6 +65,11 @@ typedef struct {
     fer_reducer reducer;      /* sums across ranks (synchronized BatchNorm); fn NULL = one rank */
     double *layer_seconds;    /* profiling (fer bench), NULL = off: when set (2 x n_layers doubles),
                                  forward adds layer l's wall time to [l], backward to [n_layers + l] */
+    /* Optional (NULL = none): backward calls grad_ready(l, grad_ctx) as soon
+       as trainable layer l's parameter gradients are final, output layer
+       first, so their allreduce can start while backward goes on. */
+    void (*grad_ready)(int layer, void *ctx);
+    void *grad_ctx;
 } fer_pass;
 
 /* Builds the layer table from cfg (shapes, parameter counts), allocates the

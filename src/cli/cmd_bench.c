@@ -102,14 +102,17 @@ static void print_modes(const fer_model *m, const bench_report *r)
 
 static void print_layers(const fer_model *m, const bench_report *r)
 {
-    const fer_bench_result *full = &r->result[FER_BENCH_FULL];
-    double step_ms = full->step_seconds * 1e3, sum_f = 0, sum_b = 0;
-    printf("\nper layer, full training step (median ms per step of %d images)\n", r->batch);
-    printf("%-28s %-12s %9s %9s %9s %9s %7s\n", "layer", "output", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s",
-           "share");
+    const fer_bench_result *full = &r->result[FER_BENCH_FULL], *infer = &r->result[FER_BENCH_INFER];
+    double step_ms = full->step_seconds * 1e3, sum_f = 0, sum_b = 0, sum_i = 0;
+    printf("\nper layer: forward and backward of the full training step, and the inference forward\n"
+           "(median ms per step of %d images; share: of the training step)\n",
+           r->batch);
+    printf("%-28s %-12s %9s %9s %9s %9s %9s %7s\n", "layer", "output", "fwd ms", "bwd ms", "fwd GF/s",
+           "bwd GF/s", "infer ms", "share");
     for (int l = 0; l < m->n_layers; l++) {
         const fer_layer *L = &m->layers[l];
         double f = full->layer_seconds[l] * 1e3, b = full->layer_seconds[FER_MAX_LAYERS + l] * 1e3;
+        double inf = infer->layer_seconds[l] * 1e3;
         double flops = fer_bench_layer_flops(L) * r->batch;
         double bflops = l > 0 ? 2.0 * flops : flops; /* the first layer has no input gradient */
         char shape[32], fr[16] = "", br[16] = "";
@@ -118,13 +121,14 @@ static void print_layers(const fer_model *m, const bench_report *r)
             snprintf(fr, sizeof fr, "%.1f", flops / f * 1e-6);
         if (flops > 0 && b > 0)
             snprintf(br, sizeof br, "%.1f", bflops / b * 1e-6);
-        printf("%-28s %-12s %9.2f %9.2f %9s %9s %6.1f%%\n", L->cfg.name, shape, f, b, fr, br,
+        printf("%-28s %-12s %9.2f %9.2f %9s %9s %9.2f %6.1f%%\n", L->cfg.name, shape, f, b, fr, br, inf,
                100.0 * (f + b) / step_ms);
         sum_f += f;
         sum_b += b;
+        sum_i += inf;
     }
-    printf("%-28s %-12s %9.2f %9.2f %9s %9s %6.1f%%\n", "sum of layers", "", sum_f, sum_b, "", "",
-           100.0 * (sum_f + sum_b) / step_ms);
+    printf("%-28s %-12s %9.2f %9.2f %9s %9s %9.2f %6.1f%%\n", "sum of layers", "", sum_f, sum_b, "", "",
+           sum_i, 100.0 * (sum_f + sum_b) / step_ms);
     printf("(the rest of the %.1f ms step: loss, gradient zeroing, optimizer update)\n", step_ms);
 }
 

@@ -14,9 +14,9 @@ static const fer_command commands[] = {
     {"summary", "print the model table (Keras model.summary() layout) from a config", cmd_summary},
     {"train", "train (mpirun / srun aware), checkpoint, resume", cmd_train},
     {"eval", "accuracy, per-class precision/recall/F1, confusion matrix", cmd_eval},
-    {"predict", "emotion probabilities for image files", NULL},
+    {"predict", "emotion probabilities for image files", cmd_predict},
     {"augment", "apply one augmentation to an image, or write a preview grid", cmd_augment},
-    {"viz", "filter visualization and saliency maps", NULL},
+    {"viz", "filter visualization and saliency maps", cmd_viz},
     {"bench", "throughput and per-layer profile", cmd_bench},
     {"check-reference", "compare the model with a reference-state file (PyTorch)", cmd_check_reference},
 };

@@ -8,8 +8,8 @@
 
 enum {
     MARGIN = 16,
-    TEXT = 2,        /* font scale of names, counts and the title */
-    SMALL = 1,       /* font scale of percentages and notes */
+    TEXT = 2,  /* font scale of names, counts and the title */
+    SMALL = 1, /* font scale of percentages and notes */
     CELL_H = 52,
     MIN_CELL_W = 76,
     NAME_CHARS = 12, /* longer class names are cut */
@@ -23,12 +23,12 @@ typedef struct {
     char names[FER_MAX_CLASSES][NAME_CHARS + 1];
 } layout;
 
-static int row_total(const fer_confusion *c, int i)
+static long row_total(const fer_confusion *c, int i)
 {
     long s = 0;
     for (int j = 0; j < c->classes; j++)
         s += c->confusion[i * c->classes + j];
-    return (int)s;
+    return s;
 }
 
 static void plan(layout *L, const fer_confusion *c)
@@ -52,7 +52,7 @@ static void text_centered(fer_canvas *cv, int y, int cx, const char *s, int scal
     fer_canvas_text(cv, y, cx - fer_text_width(s, scale) / 2, s, scale, rgb);
 }
 
-static void draw_cell(fer_canvas *cv, const layout *L, const fer_confusion *c, int i, int j, int total)
+static void draw_cell(fer_canvas *cv, const layout *L, const fer_confusion *c, int i, int j, long total)
 {
     long count = c->confusion[i * c->classes + j];
     float frac = total > 0 ? (float)count / (float)total : 0.0f;
@@ -98,37 +98,45 @@ static void draw_colour_bar(fer_canvas *cv, const layout *L)
     }
 }
 
-int fer_confusion_heatmap_png(const fer_confusion *c, const char *title, const char *path, fer_err *err)
+int fer_confusion_heatmap(fer_canvas *cv, const fer_confusion *c, const char *title, fer_err *err)
 {
     if (c->classes < 1 || c->classes > FER_MAX_CLASSES)
-        return fer_fail(err, "%s: confusion heat map of %d classes (expected 1..%d)", path, c->classes,
+        return fer_fail(err, "confusion heat map of %d classes (expected 1..%d)", c->classes,
                         FER_MAX_CLASSES);
     layout L;
     plan(&L, c);
     int w = L.bar_x + BAR_W + fer_text_width("100%", SMALL) + 6 + MARGIN;
     int h = L.top + c->classes * CELL_H + MARGIN + FER_FONT_H * SMALL + 8;
     char line[256];
-    snprintf(line, sizeof line, "accuracy %.2f%% of %ld samples; colour and %%: share of the true class's row",
+    snprintf(line, sizeof line,
+             "accuracy %.2f%% of %ld samples; colour and %%: share of the true class's row",
              100.0 * fer_confusion_accuracy(c), fer_confusion_total(c));
     int title_w = fer_text_width(title ? title : "", TEXT), line_w = fer_text_width(line, SMALL);
     w = title_w + 2 * MARGIN > w ? title_w + 2 * MARGIN : w;
     w = line_w + 2 * MARGIN > w ? line_w + 2 * MARGIN : w;
-    fer_canvas cv;
-    if (fer_canvas_init(&cv, h, w, 255, err))
-        return fer_fail_wrap(err, "%s", path);
-    fer_canvas_text(&cv, MARGIN, MARGIN, title ? title : "", TEXT, black);
-    fer_canvas_text(&cv, MARGIN + FER_FONT_H * TEXT + 8, MARGIN, line, SMALL, grey);
-    draw_axes(&cv, &L);
+    if (fer_canvas_init(cv, h, w, 255, err))
+        return FER_ERROR;
+    fer_canvas_text(cv, MARGIN, MARGIN, title ? title : "", TEXT, black);
+    fer_canvas_text(cv, MARGIN + FER_FONT_H * TEXT + 8, MARGIN, line, SMALL, grey);
+    draw_axes(cv, &L);
     for (int i = 0; i < c->classes; i++) {
-        int total = row_total(c, i);
+        long total = row_total(c, i);
         for (int j = 0; j < c->classes; j++)
-            draw_cell(&cv, &L, c, i, j, total);
+            draw_cell(cv, &L, c, i, j, total);
         char s[32];
-        snprintf(s, sizeof s, "%d", total);
+        snprintf(s, sizeof s, "%ld", total);
         int y = L.top + i * CELL_H + (CELL_H - FER_FONT_H * TEXT) / 2;
-        fer_canvas_text(&cv, y, L.left + c->classes * L.cell_w + 12, s, TEXT, grey);
+        fer_canvas_text(cv, y, L.left + c->classes * L.cell_w + 12, s, TEXT, grey);
     }
-    draw_colour_bar(&cv, &L);
+    draw_colour_bar(cv, &L);
+    return FER_OK;
+}
+
+int fer_confusion_heatmap_png(const fer_confusion *c, const char *title, const char *path, fer_err *err)
+{
+    fer_canvas cv;
+    if (fer_confusion_heatmap(&cv, c, title, err))
+        return fer_fail_wrap(err, "%s", path);
     int rc = fer_canvas_write_png(&cv, path, err);
     fer_canvas_free(&cv);
     return rc;

@@ -32,7 +32,8 @@ static int to_dataset_side(uint8_t *dst, const uint8_t *grey, int h, int w)
 
 int fer_face_image_load(const char *path, int size, int equalize, uint8_t *grey, fer_err *err)
 {
-    uint8_t *pixels = NULL, stored[FER_DATASET_SIDE * FER_DATASET_SIDE], label = 0, usage = FER_USAGE_TRAINING;
+    uint8_t *pixels = NULL, stored[FER_DATASET_SIDE * FER_DATASET_SIDE], label = 0,
+            usage = FER_USAGE_TRAINING;
     int h, w;
     if (fer_image_read_grey(path, &pixels, &h, &w, err))
         return FER_ERROR;
@@ -42,8 +43,12 @@ int fer_face_image_load(const char *path, int size, int equalize, uint8_t *grey,
         return fer_fail(err, "%s: out of memory resizing a %d x %d image", path, h, w);
     /* A one-image data set through the training image-set builder: the same
        equalization, upscale and rounding, by construction. */
-    fer_dataset one = {.n = 1, .h = FER_DATASET_SIDE, .w = FER_DATASET_SIDE, .pixels = stored,
-                       .labels = &label, .usage = &usage};
+    fer_dataset one = {.n = 1,
+                       .h = FER_DATASET_SIDE,
+                       .w = FER_DATASET_SIDE,
+                       .pixels = stored,
+                       .labels = &label,
+                       .usage = &usage};
     uint8_t *set = NULL, *labels = NULL;
     int64_t *ids = NULL;
     int n = 0;
@@ -56,18 +61,17 @@ int fer_face_image_load(const char *path, int size, int equalize, uint8_t *grey,
     return FER_OK;
 }
 
-void fer_face_inputs(float *x, const uint8_t *grey, int n, int size, int channels, int caffe)
+int fer_face_inputs(float *x, const uint8_t *grey, int n, int size, int channels, int caffe, fer_err *err)
 {
     size_t pixels = (size_t)size * size;
     float *row = malloc(pixels * sizeof *row);
-    float one[1];
+    if (!row)
+        return fer_fail(err, "face inputs: out of memory for a %d x %d image", size, size);
     for (int i = 0; i < n; i++) {
-        float *g = row ? row : one;
-        (void)g;
+        for (size_t k = 0; k < pixels; k++)
+            row[k] = grey[i * pixels + k];
+        fer_preprocess(x + i * pixels * channels, row, size, channels, caffe);
     }
     free(row);
-    (void)x;
-    (void)grey;
-    (void)channels;
-    (void)caffe;
+    return FER_OK;
 }

@@ -1,11 +1,20 @@
 /* 2x2 max pooling, stride 2, floor (Keras 'valid'), NHWC.
    x: n x h x w x c, y: n x h/2 x w/2 x c. The inner loops run over channels,
-   which are contiguous, so they vectorize. */
+   which are contiguous, so they vectorize; images are shared out to a team
+   of threads (src/nn/team.h). */
 #include "fer/nn.h"
+
+#include "team.h"
 
 #include <string.h>
 
-void fer_maxpool2_forward(float *y, const float *x, int n, int h, int w, int c)
+typedef struct {
+    float *out;
+    const float *dy, *x, *y;
+    int n, h, w, c;
+} pool_job;
+
+static void pool_forward_images(float *y, const float *x, int n, int h, int w, int c)
 {
     const int ho = h / 2, wo = w / 2;
     const size_t row = (size_t)w * c;
@@ -24,6 +33,34 @@ void fer_maxpool2_forward(float *y, const float *x, int n, int h, int w, int c)
             }
         }
     }
+}
+
+/* Images [b0, b1) of the job for this worker. */
+static void worker_images(const pool_job *j, int worker, int workers, int *b0, int *b1)
+{
+    *b0 = (int)((long)j->n * worker / workers);
+    *b1 = (int)((long)j->n * (worker + 1) / workers);
+}
+
+static void forward_worker(void *ctx, int worker, int workers)
+{
+    const pool_job *j = ctx;
+    int b0, b1;
+    worker_images(j, worker, workers, &b0, &b1);
+    size_t in = (size_t)j->h * j->w * j->c, out = (size_t)(j->h / 2) * (j->w / 2) * j->c;
+    pool_forward_images(j->out + b0 * out, j->x + b0 * in, b1 - b0, j->h, j->w, j->c);
+}
+
+static int team_for_images(int n)
+{
+    int t = fer_team_size();
+    return t < n ? t : n > 0 ? n : 1;
+}
+
+void fer_maxpool2_forward(float *y, const float *x, int n, int h, int w, int c)
+{
+    pool_job j = {.out = y, .x = x, .n = n, .h = h, .w = w, .c = c};
+    fer_team_run(team_for_images(n), forward_worker, &j);
 }
 
 /* Routes the window's gradient g to the first of its elements (row-major
@@ -45,8 +82,8 @@ static void route_window(float *d0, float *d1, float *d2, float *d3, const float
     }
 }
 
-void fer_maxpool2_backward(float *dx, const float *dy, const float *x, const float *y, int n, int h, int w,
-                           int c)
+static void pool_backward_images(float *dx, const float *dy, const float *x, const float *y, int n, int h,
+                                 int w, int c)
 {
     const int ho = h / 2, wo = w / 2;
     const size_t row = (size_t)w * c;
@@ -70,4 +107,21 @@ void fer_maxpool2_backward(float *dx, const float *dy, const float *x, const flo
         if (h % 2)
             memset(dimg + (size_t)(h - 1) * row, 0, row * sizeof *dx);
     }
+}
+
+static void backward_worker(void *ctx, int worker, int workers)
+{
+    const pool_job *j = ctx;
+    int b0, b1;
+    worker_images(j, worker, workers, &b0, &b1);
+    size_t in = (size_t)j->h * j->w * j->c, out = (size_t)(j->h / 2) * (j->w / 2) * j->c;
+    pool_backward_images(j->out + b0 * in, j->dy + b0 * out, j->x + b0 * in, j->y + b0 * out, b1 - b0, j->h,
+                         j->w, j->c);
+}
+
+void fer_maxpool2_backward(float *dx, const float *dy, const float *x, const float *y, int n, int h, int w,
+                           int c)
+{
+    pool_job j = {.out = dx, .dy = dy, .x = x, .y = y, .n = n, .h = h, .w = w, .c = c};
+    fer_team_run(team_for_images(n), backward_worker, &j);
 }

@@ -299,6 +299,8 @@ static void backward_range(fer_model *m, int from, float *dy, int stop, const fe
         }
         if (p->layer_seconds)
             p->layer_seconds[m->n_layers + l] += pass_clock(p) - start;
+        if (p->grad_ready && l >= m->first_trainable)
+            p->grad_ready(l, p->grad_ctx);
         cur = dx;
     }
 }

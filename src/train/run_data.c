@@ -1,3 +1,5 @@
+/* The data of a run: the node's local rank 0 reads the data set and builds the
+   input-size splits into the node's shared block; every rank views them. */
 #include "fer/run_data.h"
 
 #include <stdlib.h>
@@ -58,32 +60,52 @@ static int read_and_count(fer_run_data *d, const fer_config *c, const char *path
     return FER_OK;
 }
 
-/* Writer: builds each split into its slot of the node's block. A split is
-   built in private memory and copied, so the writer briefly holds one split
-   twice (fer_image_set_build allocates its own arrays). */
+/* Raw samples per building step: fer_image_set_build() allocates the images
+   it builds, so the writer builds a split a chunk of the data set at a time
+   and copies each chunk into the node's block. Its transient memory stays one
+   chunk's images (about 9 MiB at 96 x 96) however big the data set is. */
+enum { BUILD_CHUNK = 1024 };
+
+static int build_split(fer_image_slot *slot, const fer_dataset *ds, int usage, int equalize, fer_err *err)
+{
+    size_t image = (size_t)slot->size * slot->size;
+    int done = 0;
+    for (int first = 0; first < ds->n && done < slot->n; first += BUILD_CHUNK) {
+        fer_dataset chunk = *ds;
+        chunk.n = ds->n - first < BUILD_CHUNK ? ds->n - first : BUILD_CHUNK;
+        chunk.pixels = ds->pixels + (size_t)first * ds->h * ds->w;
+        chunk.labels = ds->labels + first;
+        chunk.usage = ds->usage + first;
+        uint8_t *pixels, *labels;
+        int64_t *ids;
+        int n;
+        if (fer_image_set_build(&pixels, &labels, &ids, &n, &chunk, usage, slot->size, equalize,
+                                slot->n - done, err))
+            return FER_ERROR;
+        memcpy(slot->pixels + (size_t)done * image, pixels, (size_t)n * image);
+        memcpy(slot->labels + done, labels, (size_t)n);
+        for (int i = 0; i < n; i++)
+            slot->ids[done + i] = ids[i] + first; /* ids count from the chunk's start */
+        free(pixels);
+        free(labels);
+        free(ids);
+        done += n;
+    }
+    if (done != slot->n)
+        return fer_fail(err, "data: built %d images of %s, %d expected", done, fer_usage_name(usage),
+                        slot->n);
+    return FER_OK;
+}
+
+/* Writer: every requested split into its slot of the node's block. */
 static int build_splits(fer_run_data *d, const fer_config *c, unsigned which, fer_err *err)
 {
     for (int s = 0; s < FER_N_SPLITS; s++) {
         if (!(which & (1u << s)))
             continue;
         fer_image_slot slot = fer_shared_images_slot(&d->images, s);
-        uint8_t *pixels, *labels;
-        int64_t *ids;
-        int n;
-        if (fer_image_set_build(&pixels, &labels, &ids, &n, &d->ds, usage_of(c, s, err), c->model.input_size,
-                                c->data.equalize, limit_of(c, s), err))
+        if (build_split(&slot, &d->ds, usage_of(c, s, err), c->data.equalize, err))
             return FER_ERROR;
-        int fits = n == slot.n;
-        if (fits) {
-            memcpy(slot.pixels, pixels, (size_t)n * slot.size * slot.size);
-            memcpy(slot.labels, labels, (size_t)n);
-            memcpy(slot.ids, ids, (size_t)n * sizeof *ids);
-        }
-        free(pixels);
-        free(labels);
-        free(ids);
-        if (!fits)
-            return fer_fail(err, "data: split %d built %d images, %d expected", s, n, slot.n);
     }
     return FER_OK;
 }

@@ -364,11 +364,12 @@ static int run_epoch_steps(trainer *t, int *stopped, fer_err *err)
         t->st.epoch_seconds += dt;
         if (t->dist->rank == 0) {
             double ips = dt > 0 ? sr.global_n / dt : 0;
-            double loss = t->st.epoch_seen ? t->st.epoch_loss_sum / t->st.epoch_seen : 0;
-            double acc = t->st.epoch_seen ? t->st.epoch_correct / t->st.epoch_seen : 0;
+            /* Skipped steps have no loss: NaN, not a misleading 0. */
+            double loss = t->st.epoch_seen ? t->st.epoch_loss_sum / t->st.epoch_seen : NAN;
+            double acc = t->st.epoch_seen ? t->st.epoch_correct / t->st.epoch_seen : NAN;
             fer_steps_append(t->steps_csv, t->st.epoch + 1, t->st.step_in_epoch, t->st.global_step,
-                             t->st.phase, sr.global_n ? sr.loss_sum / sr.global_n : 0,
-                             sr.global_n ? sr.correct / sr.global_n : 0, t->st.lr, ips);
+                             t->st.phase, sr.global_n ? sr.loss_sum / sr.global_n : NAN,
+                             sr.global_n ? sr.correct / sr.global_n : NAN, t->st.lr, ips);
             /* Whole rows at every step boundary: readable while training runs
                and after a kill -9. */
             fflush(t->steps_csv);
@@ -399,7 +400,7 @@ static int finish_epoch(trainer *t, int stopping, fer_err *err)
         fer_evaluate(&t->model, t->dist, &t->data.set[FER_SPLIT_VAL], c->data.batch_size,
                      c->model.preprocess_caffe, &val, NULL, err))
         return FER_ERROR;
-    double seen = t->st.epoch_seen > 0 ? t->st.epoch_seen : 1;
+    double seen = t->st.epoch_seen > 0 ? t->st.epoch_seen : NAN; /* every step skipped */
     fer_epoch_metrics row = {.epoch = t->st.epoch + 1,
                              .phase = t->st.phase,
                              .lr = t->st.lr,

@@ -19,7 +19,9 @@
 # - NoCtldInAddrAny,NoInAddrAny keep the daemons on loopback;
 # - MailProg=/bin/true (no mailer), no accounting (use scontrol, not sacct);
 # - more CPUs advertised than exist need SlurmdParameters=config_overrides;
-# - an impossible request pends forever unless EnforcePartLimits=ALL.
+# - an impossible request pends forever unless EnforcePartLimits=ALL;
+# - DependencyParameters=kill_invalid_depend is left out on purpose: the
+#   pipeline must cancel the jobs after a failed step by itself.
 set -euo pipefail
 state=${1:?usage: start.sh STATE_DIR}
 mkdir -p "$state"
@@ -114,9 +116,15 @@ cores=$(nproc)
 cpus=${FER_SLURM_CPUS:-$((cores > 2 ? cores : 2))}
 overrides=""
 [ "$cpus" -eq "$cores" ] || overrides="SlurmdParameters=config_overrides"
+# Job ids name things outside STATE_DIR: Open MPI's session directory and
+# shared-memory segments derive from the PMIx namespace slurm.pmix.JOB.STEP.
+# A random first id keeps them apart from those of another test cluster on
+# this machine, running or left over.
+first_job_id=$(((RANDOM << 15 | RANDOM) % 50000000 + 1000))
 cat >"$state/slurm.conf" <<EOF
 # One-node test cluster on loopback, written by tests/slurm/start.sh.
 ClusterName=fertest
+FirstJobId=$first_job_id
 SlurmctldHost=localhost
 SlurmUser=root
 AuthType=auth/munge
@@ -140,7 +148,6 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=none
 SchedulerType=sched/backfill
-DependencyParameters=kill_invalid_depend
 EnforcePartLimits=ALL
 ReturnToService=2
 MinJobAge=3600
@@ -153,6 +160,11 @@ $overrides
 NodeName=localhost NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+# PMIx's per-step directories (spmix_appdir_UID_JOB.STEP) go under /tmp by
+# default; job ids restart at 1 in every new test cluster, so a leftover of an
+# earlier one would make a step fail to launch.
+install -d -m 1777 "$state/pmix"
+echo "PMIxCliTmpDirBase=$state/pmix" >"$state/mpi.conf"
 echo "export SLURM_CONF=$state/slurm.conf" >"$state/env"
 export SLURM_CONF=$state/slurm.conf
 

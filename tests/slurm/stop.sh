@@ -44,16 +44,9 @@ if alive "$ctld" slurmctld && [ -f "$SLURM_CONF" ]; then
         done
     fi
 fi
-# Step daemons of our slurmd (they inherit its SLURM_CONF) finish their
-# teardown before slurmd goes away.
-our_steps() {
-    local p
-    for p in $(pgrep -x slurmstepd); do
-        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_CONF=$SLURM_CONF" && return 0
-    done
-    return 1
-}
-for _ in $(seq 1 40); do our_steps || break; sleep 0.5; done
+# Step daemons of our slurmd finish their teardown before slurmd goes away.
+source "$(dirname "$0")/poll.bash"
+wait_until 20 no_steps
 stop slurmd
 stop slurmctld
 stop munged

@@ -1,0 +1,195 @@
+/* fer predict: emotion probabilities of image files under a checkpoint. */
+#include "commands.h"
+
+#include "fer/dataset.h"
+#include "fer/explain.h"
+#include "fer/saved_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: fer predict --checkpoint CKPT [--json] [--batch N] IMAGE...\n\n"
+    "Prints the most likely emotion and the probability of every class for each\n"
+    "image (PNG or JPEG, any size, colour made grey). Images are prepared as the\n"
+    "checkpoint's training images were: resized to 48x48, histogram-equalized when\n"
+    "its config has data.equalize, upscaled to the model's input size, and\n"
+    "preprocessed for its input channels. Every image is read before anything is\n"
+    "printed: an unreadable one fails the command (exit 1) and names the file.\n\n"
+    "  --checkpoint CKPT  a checkpoint written by `fer train` (its stored config rebuilds the model)\n"
+    "  --json             one JSON document on stdout instead of the table\n"
+    "  --batch N          images per forward pass (default 64)\n";
+
+typedef struct {
+    const char *checkpoint, *batch;
+    int json;
+    int n_images;
+    char **images;
+} predict_args;
+
+static int parse(predict_args *a, int argc, char **argv)
+{
+    a->images = calloc((size_t)argc, sizeof *a->images);
+    if (!a->images)
+        return cli_fail("out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "--checkpoint") || !strcmp(s, "--batch")) {
+            if (i + 1 >= argc)
+                return cli_usage("predict", "%s needs a value", s);
+            *(s[2] == 'c' ? &a->checkpoint : &a->batch) = argv[++i];
+        } else if (!strcmp(s, "--json")) {
+            a->json = 1;
+        } else if (!strcmp(s, "--")) {
+            while (++i < argc)
+                a->images[a->n_images++] = argv[i];
+        } else if (s[0] == '-' && s[1]) {
+            return cli_usage("predict", "unknown option '%s'", s);
+        } else {
+            a->images[a->n_images++] = argv[i];
+        }
+    }
+    if (!a->checkpoint)
+        return cli_usage("predict", "--checkpoint is required");
+    if (a->n_images == 0)
+        return cli_usage("predict", "no IMAGE given");
+    return FER_EXIT_OK;
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+static void print_json(const predict_args *a, const float *probs, int k, const char *const *names)
+{
+    printf("{\n  \"checkpoint\": ");
+    json_string(a->checkpoint);
+    printf(",\n  \"classes\": [");
+    for (int j = 0; j < k; j++) {
+        printf("%s", j ? ", " : "");
+        json_string(names[j]);
+    }
+    printf("],\n  \"predictions\": [");
+    for (int i = 0; i < a->n_images; i++) {
+        const float *p = probs + (size_t)i * k;
+        int top = fer_top_class(p, k);
+        printf("%s\n    {\"image\": ", i ? "," : "");
+        json_string(a->images[i]);
+        printf(", \"top\": ");
+        json_string(names[top]);
+        printf(", \"top_index\": %d, \"probabilities\": {", top);
+        for (int j = 0; j < k; j++) {
+            printf("%s", j ? ", " : "");
+            json_string(names[j]);
+            printf(": %.6f", p[j]);
+        }
+        printf("}}");
+    }
+    printf("\n  ]\n}\n");
+}
+
+static void print_table(const predict_args *a, const float *probs, int k, const char *const *names)
+{
+    int path_w = 5;
+    for (int i = 0; i < a->n_images; i++) {
+        int len = (int)strlen(a->images[i]);
+        path_w = len > path_w ? len : path_w;
+    }
+    printf("%-*s  %-9s", path_w, "image", "top");
+    for (int j = 0; j < k; j++)
+        printf(" %8.8s", names[j]);
+    putchar('\n');
+    for (int i = 0; i < a->n_images; i++) {
+        const float *p = probs + (size_t)i * k;
+        printf("%-*s  %-9s", path_w, a->images[i], names[fer_top_class(p, k)]);
+        for (int j = 0; j < k; j++)
+            printf(" %8.4f", p[j]);
+        putchar('\n');
+    }
+}
+
+/* Probabilities of every image, computed batch by batch. */
+static int predict_all(const predict_args *a, fer_model *m, const fer_config *cfg, int batch, float *probs)
+{
+    int size = cfg->model.input_size, ch = cfg->model.channels;
+    size_t pixels = (size_t)size * size;
+    uint8_t *grey = malloc((size_t)batch * pixels);
+    float *x = malloc((size_t)batch * pixels * ch * sizeof *x);
+    fer_err err;
+    int rc = grey && x ? FER_EXIT_OK : cli_fail("out of memory for a batch of %d images", batch);
+    for (int first = 0; rc == FER_EXIT_OK && first < a->n_images; first += batch) {
+        int n = a->n_images - first < batch ? a->n_images - first : batch;
+        for (int i = 0; i < n && rc == FER_EXIT_OK; i++)
+            if (fer_face_image_load(a->images[first + i], size, cfg->data.equalize, grey + i * pixels, &err))
+                rc = cli_fail("%s", err.msg);
+        if (rc == FER_EXIT_OK &&
+            (fer_face_inputs(x, grey, n, size, ch, cfg->model.preprocess_caffe, &err) ||
+             fer_predict_probs(m, x, n, batch, probs + (size_t)first * m->cfg.classes, &err)))
+            rc = cli_fail("%s", err.msg);
+    }
+    free(grey);
+    free(x);
+    return rc;
+}
+
+static int run(const predict_args *a)
+{
+    char *end = NULL;
+    long batch = a->batch ? strtol(a->batch, &end, 10) : 64;
+    if (a->batch && (*end || batch < 1 || batch > 4096))
+        return cli_usage("predict", "--batch expects an integer in 1..4096, got '%s'", a->batch);
+    fer_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return cli_fail("out of memory");
+    fer_model m;
+    fer_err err;
+    if (fer_saved_model_open(a->checkpoint, cfg, &m, NULL, &err)) {
+        free(cfg);
+        return cli_fail("%s", err.msg);
+    }
+    int k = m.cfg.classes;
+    const char *names[FER_MAX_CLASSES];
+    char generic[FER_MAX_CLASSES][24];
+    for (int j = 0; j < k && j < FER_MAX_CLASSES; j++) {
+        snprintf(generic[j], sizeof generic[j], "class%d", j);
+        names[j] = k == 7 ? fer_emotion_names[j] : generic[j];
+    }
+    float *probs = malloc((size_t)a->n_images * k * sizeof *probs);
+    int rc = probs && k <= FER_MAX_CLASSES ? predict_all(a, &m, cfg, (int)batch, probs)
+                                           : cli_fail("cannot predict %d classes", k);
+    if (rc == FER_EXIT_OK) {
+        if (a->json)
+            print_json(a, probs, k, names);
+        else
+            print_table(a, probs, k, names);
+    }
+    free(probs);
+    fer_model_free(&m);
+    free(cfg);
+    return rc;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return FER_EXIT_OK;
+    }
+    predict_args a = {0};
+    int rc = parse(&a, argc, argv);
+    if (rc == FER_EXIT_OK)
+        rc = run(&a);
+    free(a.images);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/* Winograd F(4x4, 3x3) convolutions, private to src/nn/conv2d.c, which
+   dispatches 3x3 convolutions with enough channels here (see
+   fer_winograd_applies). Same contract as fer_conv2d_forward/backward. */
+#ifndef FER_NN_CONV2D_WINOGRAD_H
+#define FER_NN_CONV2D_WINOGRAD_H
+
+#include "fer/nn.h"
+
+#include <stddef.h>
+
+/* True for 3x3 kernels, same or valid, whose channel counts keep the 16
+   per-tile GEMMs efficient. */
+int fer_winograd_applies(const fer_conv_dims *d);
+
+/* Scratch floats the two functions below need. */
+size_t fer_winograd_scratch_floats(const fer_conv_dims *d);
+
+/* y = act(conv(x, k) + b). */
+void fer_winograd_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
+                          int relu, float *scratch);
+
+/* dx (may be NULL) = input gradient, dk (may be NULL) = kernel gradient,
+   both overwritten, from dy already masked by the ReLU. */
+void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x, const float *k,
+                           const fer_conv_dims *d, float *scratch);
+
+#endif

@@ -1,0 +1,49 @@
+#include "team.h"
+
+#include <cblas.h>
+#include <pthread.h>
+
+enum { TEAM_MAX = 256 };
+
+typedef struct {
+    void (*fn)(void *ctx, int worker, int workers);
+    void *ctx;
+    int worker, workers;
+} team_member;
+
+static void *member_main(void *arg)
+{
+    team_member *m = arg;
+    m->fn(m->ctx, m->worker, m->workers);
+    return NULL;
+}
+
+int fer_team_size(void)
+{
+    int n = openblas_get_num_threads();
+    return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : n;
+}
+
+void fer_team_run(int workers, void (*fn)(void *ctx, int worker, int workers), void *ctx)
+{
+    workers = workers < 1 ? 1 : workers > TEAM_MAX ? TEAM_MAX : workers;
+    int blas_threads = openblas_get_num_threads();
+    if (blas_threads > 1)
+        openblas_set_num_threads(1);
+    team_member members[TEAM_MAX];
+    pthread_t threads[TEAM_MAX];
+    int started[TEAM_MAX];
+    for (int w = 1; w < workers; w++) {
+        members[w] = (team_member){fn, ctx, w, workers};
+        started[w] = pthread_create(&threads[w], NULL, member_main, &members[w]) == 0;
+    }
+    fn(ctx, 0, workers);
+    for (int w = 1; w < workers; w++) {
+        if (started[w])
+            pthread_join(threads[w], NULL);
+        else
+            fn(ctx, w, workers);
+    }
+    if (blas_threads > 1)
+        openblas_set_num_threads(blas_threads);
+}

@@ -1,0 +1,213 @@
+/* conv2d on the Winograd F(4x4, 3x3) path (3x3 kernels with >= 16 input and
+   output channels) against naive loops in double: the forward (with and
+   without the fused ReLU) and dx, dk, db of the backward, for same and valid
+   padding, odd sizes (partial 4x4 blocks at the right and bottom edges),
+   unequal channel counts, and batches spanning several chunks of tiles.
+
+   Tolerance: each value is a float sum of up to ~10^4 products. Winograd
+   adds rounding in its transforms (factors up to 8 and 1/24), and the
+   rounding of a tile scales with the whole tile, not with the one value: the
+   error relative to the value's own sum of absolute terms is about 1e-6
+   (1e-7 for im2col) and reaches ~1e-5 where that sum is small, at the
+   corners of a valid convolution's input gradient (one tap). It is held to
+   5e-5, far below the O(1) of a wrong tile or index.
+
+   The path splits its work over the BLAS thread count; results must not
+   depend on it, bit for bit (a rerun, or a resume with another thread
+   count, computes the same step). */
+#include "../src/nn/conv2d_winograd.h"
+#include "check.h"
+#include "fer/nn.h"
+#include "fer/rng.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    double *y, *y_mag, *dx, *dx_mag, *dk, *dk_mag, *db, *db_mag;
+} naive;
+
+static size_t x_at(const fer_conv_dims *d, int n, int h, int w, int c)
+{
+    return (((size_t)n * d->h + h) * d->w + w) * d->ci + c;
+}
+
+static size_t y_at(const fer_conv_dims *d, int n, int h, int w, int c)
+{
+    return (((size_t)n * d->ho + h) * d->wo + w) * d->co + c;
+}
+
+static size_t k_at(const fer_conv_dims *d, int i, int j, int ci, int co)
+{
+    return (((size_t)i * 3 + j) * d->ci + ci) * d->co + co;
+}
+
+/* Pre-activation forward sums (and their magnitudes). */
+static void naive_forward(naive *r, const float *x, const float *k, const float *b, const fer_conv_dims *d)
+{
+    for (int n = 0; n < d->n; n++)
+        for (int oh = 0; oh < d->ho; oh++)
+            for (int ow = 0; ow < d->wo; ow++)
+                for (int co = 0; co < d->co; co++) {
+                    double s = b[co], mag = fabs(b[co]);
+                    for (int i = 0; i < 3; i++)
+                        for (int j = 0; j < 3; j++) {
+                            int ih = oh + i - d->pad, iw = ow + j - d->pad;
+                            if (ih < 0 || ih >= d->h || iw < 0 || iw >= d->w)
+                                continue;
+                            for (int ci = 0; ci < d->ci; ci++) {
+                                double t = (double)x[x_at(d, n, ih, iw, ci)] * k[k_at(d, i, j, ci, co)];
+                                s += t;
+                                mag += fabs(t);
+                            }
+                        }
+                    r->y[y_at(d, n, oh, ow, co)] = s;
+                    r->y_mag[y_at(d, n, oh, ow, co)] = mag;
+                }
+}
+
+/* Scatters each (masked) output gradient to every input and weight it touched. */
+static void naive_backward(naive *r, const float *dy, const float *x, const float *k, const float *y,
+                           const fer_conv_dims *d, int relu)
+{
+    for (int n = 0; n < d->n; n++)
+        for (int oh = 0; oh < d->ho; oh++)
+            for (int ow = 0; ow < d->wo; ow++)
+                for (int co = 0; co < d->co; co++) {
+                    size_t o = y_at(d, n, oh, ow, co);
+                    double g = relu && !(y[o] > 0.0f) ? 0.0 : dy[o];
+                    r->db[co] += g;
+                    r->db_mag[co] += fabs(g);
+                    for (int i = 0; i < 3; i++)
+                        for (int j = 0; j < 3; j++) {
+                            int ih = oh + i - d->pad, iw = ow + j - d->pad;
+                            if (ih < 0 || ih >= d->h || iw < 0 || iw >= d->w)
+                                continue;
+                            for (int ci = 0; ci < d->ci; ci++) {
+                                size_t xi = x_at(d, n, ih, iw, ci), ki = k_at(d, i, j, ci, co);
+                                r->dx[xi] += g * k[ki];
+                                r->dx_mag[xi] += fabs(g * k[ki]);
+                                r->dk[ki] += g * x[xi];
+                                r->dk_mag[ki] += fabs(g * x[xi]);
+                            }
+                        }
+                }
+}
+
+/* Largest error relative to the magnitude of the terms; NaN is infinite. */
+static double max_rel(const float *got, const double *ref, const double *mag, size_t count, int relu)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < count; i++) {
+        double want = relu && ref[i] < 0.0 ? 0.0 : ref[i];
+        double err = fabs(got[i] - want) / (mag[i] + 1e-30);
+        worst = isnan(got[i]) ? INFINITY : fmax(worst, err);
+    }
+    return worst;
+}
+
+static float *uniform(size_t count, uint64_t key)
+{
+    float *v = malloc(count * sizeof *v);
+    for (size_t i = 0; v && i < count; i++)
+        v[i] = (float)fer_uniform_range(key, i, -1, 1);
+    return v;
+}
+
+static double *zeros(size_t count)
+{
+    return calloc(count, sizeof(double));
+}
+
+static void check(int n, int h, int w, int ci, int co, int same, int relu)
+{
+    fer_conv_dims d;
+    fer_conv_dims_init(&d, n, h, w, ci, co, 3, same);
+    const size_t nx = (size_t)n * h * w * ci, nk = (size_t)9 * ci * co, ny = (size_t)n * d.ho * d.wo * co;
+    float *x = uniform(nx, 1), *k = uniform(nk, 2), *b = uniform((size_t)co, 3), *dy0 = uniform(ny, 4);
+    float *y = malloc(ny * sizeof *y), *dy = malloc(ny * sizeof *dy);
+    float *dx = malloc(nx * sizeof *dx), *dk = malloc(nk * sizeof *dk), *db = malloc(co * sizeof *db);
+    float *scratch = malloc(fer_conv2d_scratch_floats(&d) * sizeof *scratch);
+    naive r = {zeros(ny), zeros(ny), zeros(nx), zeros(nx), zeros(nk), zeros(nk), zeros(co), zeros(co)};
+
+    fer_conv2d_forward(y, x, k, b, &d, relu, scratch);
+    memcpy(dy, dy0, ny * sizeof *dy);
+    memset(dx, 0x7f, nx * sizeof *dx); /* poisoned: backward must overwrite */
+    memset(dk, 0x7f, nk * sizeof *dk);
+    memset(db, 0x7f, co * sizeof *db);
+    fer_conv2d_backward(dx, dk, db, dy, x, k, y, &d, relu, scratch);
+    naive_forward(&r, x, k, b, &d);
+    naive_backward(&r, dy0, x, k, y, &d, relu);
+
+    double ey = max_rel(y, r.y, r.y_mag, ny, relu), ex = max_rel(dx, r.dx, r.dx_mag, nx, 0),
+           ek = max_rel(dk, r.dk, r.dk_mag, nk, 0), eb = max_rel(db, r.db, r.db_mag, (size_t)co, 0);
+    int tiles = n * ((d.ho + 3) / 4) * ((d.wo + 3) / 4);
+    printf(
+        "winograd 3x3 %s%s n=%d %dx%d ci=%d co=%d (%d output tiles, path %s): max rel err y %.1e, dx %.1e, "
+        "dk %.1e, db %.1e (tol 5e-5)\n",
+        same ? "same" : "valid", relu ? " relu" : "", n, h, w, ci, co, tiles,
+        fer_winograd_applies(&d) ? "winograd" : "im2col", ey, ex, ek, eb);
+    CHECK(fer_winograd_applies(&d));
+    CHECK(ey < 5e-5 && ex < 5e-5 && ek < 5e-5 && eb < 5e-5);
+
+    /* dx and dk alone equal their values from the full call. */
+    float *dx2 = malloc(nx * sizeof *dx2), *dk2 = malloc(nk * sizeof *dk2);
+    memcpy(dy, dy0, ny * sizeof *dy);
+    fer_conv2d_backward(dx2, NULL, NULL, dy, x, k, y, &d, relu, scratch);
+    memcpy(dy, dy0, ny * sizeof *dy);
+    fer_conv2d_backward(NULL, dk2, NULL, dy, x, k, y, &d, relu, scratch);
+    int alone = !memcmp(dx, dx2, nx * sizeof *dx) && !memcmp(dk, dk2, nk * sizeof *dk);
+    printf("  dx and dk computed alone are identical: %s\n", alone ? "yes" : "no");
+    CHECK(alone);
+
+    /* The same with 1 and 3 BLAS threads (a team of 1 and of 3). */
+    int threads = openblas_get_num_threads(), same_bits = 1;
+    float *y3 = malloc(ny * sizeof *y3);
+    for (int t = 1; t <= 3; t += 2) {
+        openblas_set_num_threads(t);
+        fer_conv2d_forward(y3, x, k, b, &d, relu, scratch);
+        memcpy(dy, dy0, ny * sizeof *dy);
+        fer_conv2d_backward(dx2, dk2, NULL, dy, x, k, y, &d, relu, scratch);
+        same_bits &= !memcmp(y, y3, ny * sizeof *y) && !memcmp(dx, dx2, nx * sizeof *dx) &&
+                     !memcmp(dk, dk2, nk * sizeof *dk);
+    }
+    openblas_set_num_threads(threads);
+    printf("  y, dx and dk with 1 and 3 BLAS threads identical to %d threads: %s\n", threads,
+           same_bits ? "yes" : "no");
+    CHECK(same_bits);
+
+    free(y3);
+    free(dk2);
+    free(dx2);
+    free(r.y);
+    free(r.y_mag);
+    free(r.dx);
+    free(r.dx_mag);
+    free(r.dk);
+    free(r.dk_mag);
+    free(r.db);
+    free(r.db_mag);
+    free(scratch);
+    free(db);
+    free(dk);
+    free(dx);
+    free(dy);
+    free(y);
+    free(dy0);
+    free(b);
+    free(k);
+    free(x);
+}
+
+int main(void)
+{
+    check(2, 6, 6, 16, 16, 1, 0);
+    check(2, 7, 5, 16, 24, 1, 1);    /* odd sizes: partial blocks */
+    check(3, 9, 8, 24, 16, 0, 0);    /* valid: output 7x6 */
+    check(1, 12, 12, 32, 48, 0, 1);  /* valid, like conv2d_1 (12x12 -> 10x10) */
+    check(1, 1, 1, 16, 16, 1, 1);    /* one pixel: every tap but the centre is padding */
+    check(3, 45, 43, 32, 16, 1, 1);  /* 396 tiles in 4 chunks (a quarter each) */
+    check(15, 64, 64, 16, 16, 1, 1); /* 3,840 tiles in chunks of 910 (the size limit at 16 + 16 channels) */
+    return check_report("test_nn_winograd");
+}

@@ -9,8 +9,10 @@
 
 #include <stdio.h>
 
-/* Opens run_dir/steps.csv for appending (header when new). */
-int fer_steps_open(FILE **f, const char *run_dir, fer_err *err);
+/* Opens run_dir/steps.csv for appending (header when new). Rows after
+   global step `resumed_step` (written by a run that died after its last
+   checkpoint) are dropped first, so a resumed run does not repeat them. */
+int fer_steps_open(FILE **f, const char *run_dir, long resumed_step, fer_err *err);
 void fer_steps_append(FILE *f, int epoch, long step, long global_step, int phase, double loss, double acc,
                       double lr, double images_per_s);
 /* Writes run_dir/epochs.csv atomically from the history. */

@@ -78,6 +78,9 @@ int cmd_train(int argc, char **argv)
         free(o);
         return rc;
     }
+    /* Before MPI_Init (which keeps these handlers), so a signal that comes
+       while MPI starts still ends in a checkpoint and exit 75. */
+    fer_stop_install();
     fer_dist dist;
     fer_err err = {{0}};
     if (fer_dist_init(&dist, NULL, NULL, &err)) {
@@ -86,7 +89,6 @@ int cmd_train(int argc, char **argv)
     }
     if (dist.rank != 0)
         fer_log_set_level(FER_LOG_QUIET);
-    fer_stop_install();
     char blas_desc[256], threads_desc[256];
     if (fer_blas_setup(argv, blas_desc, sizeof blas_desc, &err) ||
         fer_dist_blas_threads(&dist, o->config.distribution.threads, threads_desc, sizeof threads_desc,

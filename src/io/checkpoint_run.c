@@ -270,3 +270,22 @@ int fer_checkpoint_find_latest(const char *run_dir, char *out, size_t cap,
     free(c);
     return rc;
 }
+
+void fer_checkpoint_remove_stale_tmp(const char *run_dir)
+{
+    DIR *dir = opendir(run_dir);
+    if (!dir)
+        return;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        /* Only our own temporary names: ckpt-*.h5.tmp.<pid>, best.h5.tmp.<pid>, latest.tmp.<pid>. */
+        const char *tmp = strstr(e->d_name, ".tmp.");
+        if (!tmp || strspn(tmp + 5, "0123456789") != strlen(tmp + 5) || tmp[5] == '\0')
+            continue;
+        if (strncmp(e->d_name, "ckpt-", 5) && strncmp(e->d_name, "best.h5", 7) && strncmp(e->d_name, "latest", 6))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", run_dir, e->d_name);
+        unlink(path);
+    }
+    closedir(dir);
+}

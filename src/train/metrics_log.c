@@ -4,12 +4,39 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int fer_steps_open(FILE **f, const char *run_dir, fer_err *err)
+/* Keeps the header and the rows up to global step `last` (third column). */
+static int truncate_steps(const char *path, long last, fer_err *err)
+{
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return FER_OK;
+    char tmp[1300], line[512];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return fer_fail(err, "%s: %s", tmp, strerror(errno));
+    }
+    for (int row = 0; fgets(line, sizeof line, in); row++) {
+        long epoch, step, global_step;
+        if (row == 0 ||
+            (sscanf(line, "%ld,%ld,%ld", &epoch, &step, &global_step) == 3 && global_step <= last))
+            fputs(line, out);
+    }
+    fclose(in);
+    if (fclose(out) != 0 || rename(tmp, path) != 0)
+        return fer_fail(err, "%s: %s", path, strerror(errno));
+    return FER_OK;
+}
+
+int fer_steps_open(FILE **f, const char *run_dir, long resumed_step, fer_err *err)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/steps.csv", run_dir);
     struct stat st;
     int fresh = stat(path, &st) != 0 || st.st_size == 0;
+    if (!fresh && truncate_steps(path, resumed_step, err))
+        return FER_ERROR;
     *f = fopen(path, "a");
     if (!*f)
         return fer_fail(err, "%s: %s", path, strerror(errno));

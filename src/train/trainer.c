@@ -3,6 +3,7 @@
 
 #include "fer/checkpoint.h"
 #include "fer/evaluate.h"
+#include "fer/grad_buckets.h"
 #include "fer/loader.h"
 #include "fer/log.h"
 #include "fer/metrics_log.h"
@@ -190,7 +191,8 @@ static int setup(trainer *t, fer_err *err)
         return FER_ERROR;
     if (d->rank == 0) {
         fer_progress_init(&t->progress, stdout, &c->logging);
-        if (fer_steps_open(&t->steps_csv, c->run_dir, err))
+        fer_checkpoint_remove_stale_tmp(c->run_dir);
+        if (fer_steps_open(&t->steps_csv, c->run_dir, t->st.global_step, err))
             failed = 1;
     }
     return any_failed(t, failed, err) ? FER_ERROR : FER_OK;
@@ -278,6 +280,12 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
                      .step = (uint64_t)t->st.global_step,
                      .sample_ids = b->ids,
                      .reducer = fer_dist_reducer(t->dist)};
+    /* Buckets of the gradient start their allreduce as backward finishes
+       each layer (distribution.bucket_mb; 0: one allreduce after backward). */
+    fer_grad_buckets buckets;
+    fer_grad_buckets_begin(&buckets, t->dist, m, t->cfg->distribution.bucket_mb);
+    pass.grad_ready = fer_grad_buckets_ready;
+    pass.grad_ctx = &buckets;
     const float *sw = NULL;
     if (t->use_class_weights) {
         for (int i = 0; i < b->n; i++)
@@ -293,7 +301,7 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
     double loss = fer_model_loss(m, b->labels, sw, b->n, b->global_n, &correct, NULL);
     fer_model_backward(m, &pass, NULL);
     size_t off = m->trainable_offset, count = m->n_params - off;
-    fer_dist_sum_floats(t->dist, m->grads + off, count);
+    fer_grad_buckets_finish(&buckets); /* the trainable suffix, summed over ranks */
     /* Loss, hits and the stop flag travel in one reduction per step. */
     int stop = fer_stop_requested() ||
                (t->o->stop_after_steps > 0 && t->st.global_step + 1 >= t->o->stop_after_steps);

@@ -161,8 +161,8 @@ NodeName=localhost NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=$cpus State=UN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
 # PMIx's per-step directories (spmix_appdir_UID_JOB.STEP) go under /tmp by
-# default; job ids restart at 1 in every new test cluster, so a leftover of an
-# earlier one would make a step fail to launch.
+# default, where a leftover of another test cluster with the same job id
+# would make a step fail to launch: keep them in STATE_DIR.
 install -d -m 1777 "$state/pmix"
 echo "PMIxCliTmpDirBase=$state/pmix" >"$state/mpi.conf"
 echo "export SLURM_CONF=$state/slurm.conf" >"$state/env"

@@ -31,7 +31,8 @@ enum {
     WINO_SLOTS = 4,             /* chunks in flight: at most this many threads per pass */
     WINO_MIN_CHANNELS = 16,     /* below this the GEMMs are too thin to pay for the transforms */
     CHANNEL_BLOCK = 128,        /* channels transformed at once (stack temporaries) */
-    KERNEL_BLOCK = 256          /* floats of a kernel transformed at once */
+    KERNEL_BLOCK = 256,         /* floats of a kernel transformed at once */
+    KERNEL_MIN_EACH = 1 << 13   /* kernel floats (cin x cout) worth a thread */
 };
 
 /* One correlation as tiles: in n x h x w x cin, out n x ho x wo x cout. */
@@ -215,19 +216,40 @@ static void gt3(float *restrict o0, float *restrict o1, float *restrict o2, cons
    HWIO: tap (i, j) is a cin x cout block at k + (3 i + j) cin cout, and so is
    each of the 36 transformed elements in u. Both run over that flat block. */
 
-/* u = G g G^T, with g[i][j] = k[2 - i][2 - j] when flip is set. */
-static void kernel_transform(float *u, const float *k, size_t count, int flip)
+typedef struct {
+    float *out;
+    const float *in;
+    size_t count;
+    int flip;
+} kernel_job;
+
+/* Kernel blocks [*p0, *p1) (floats of the flat block) of this worker. */
+static void kernel_share(size_t count, int worker, int workers, size_t *p0, size_t *p1)
 {
+    size_t blocks = (count + KERNEL_BLOCK - 1) / KERNEL_BLOCK, b0, b1;
+    fer_team_share(blocks, worker, workers, &b0, &b1);
+    *p0 = b0 * KERNEL_BLOCK;
+    *p1 = b1 * KERNEL_BLOCK < count ? b1 * KERNEL_BLOCK : count;
+}
+
+/* u = G g G^T, with g[i][j] = k[2 - i][2 - j] when flip is set. */
+static void kernel_transform_worker(void *ctx, int worker, int workers)
+{
+    const kernel_job *j = ctx;
+    const size_t count = j->count;
+    float *u = j->out;
+    size_t lo, hi;
+    kernel_share(count, worker, workers, &lo, &hi);
     float tmp[3 * TILE][KERNEL_BLOCK];
-    for (size_t p = 0; p < count; p += KERNEL_BLOCK) {
-        int len = count - p < KERNEL_BLOCK ? (int)(count - p) : KERNEL_BLOCK;
+    for (size_t p = lo; p < hi; p += KERNEL_BLOCK) {
+        int len = hi - p < KERNEL_BLOCK ? (int)(hi - p) : KERNEL_BLOCK;
         const float *g[3][3];
         for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++)
-                g[i][j] = k + (size_t)(flip ? 3 * (2 - i) + 2 - j : 3 * i + j) * count + p;
-        for (int j = 0; j < 3; j++) /* columns: tmp[3 a + j] = (G g)[a][j] */
-            g6(tmp[j], tmp[3 + j], tmp[6 + j], tmp[9 + j], tmp[12 + j], tmp[15 + j], g[0][j], g[1][j],
-               g[2][j], len);
+            for (int jj = 0; jj < 3; jj++)
+                g[i][jj] = j->in + (size_t)(j->flip ? 3 * (2 - i) + 2 - jj : 3 * i + jj) * count + p;
+        for (int c = 0; c < 3; c++) /* columns: tmp[3 a + c] = (G g)[a][c] */
+            g6(tmp[c], tmp[3 + c], tmp[6 + c], tmp[9 + c], tmp[12 + c], tmp[15 + c], g[0][c], g[1][c],
+               g[2][c], len);
         for (int a = 0; a < TILE; a++) {
             float *o = u + (size_t)TILE * a * count + p;
             g6(o, o + count, o + 2 * count, o + 3 * count, o + 4 * count, o + 5 * count, tmp[3 * a],
@@ -237,23 +259,41 @@ static void kernel_transform(float *u, const float *k, size_t count, int flip)
 }
 
 /* dk = G^T du G. */
-static void kernel_gradient(float *dk, const float *du, size_t count)
+static void kernel_gradient_worker(void *ctx, int worker, int workers)
 {
+    const kernel_job *j = ctx;
+    const size_t count = j->count;
+    size_t lo, hi;
+    kernel_share(count, worker, workers, &lo, &hi);
     float tmp[3 * TILE][KERNEL_BLOCK];
-    for (size_t p = 0; p < count; p += KERNEL_BLOCK) {
-        int len = count - p < KERNEL_BLOCK ? (int)(count - p) : KERNEL_BLOCK;
-        const float *u = du + p;
-        for (int j = 0; j < TILE; j++) /* columns: tmp[6 i + j] = (G^T du)[i][j] */
-            gt3(tmp[j], tmp[TILE + j], tmp[2 * TILE + j], u + (size_t)j * count, u + (size_t)(6 + j) * count,
-                u + (size_t)(12 + j) * count, u + (size_t)(18 + j) * count, u + (size_t)(24 + j) * count,
-                u + (size_t)(30 + j) * count, len);
+    for (size_t p = lo; p < hi; p += KERNEL_BLOCK) {
+        int len = hi - p < KERNEL_BLOCK ? (int)(hi - p) : KERNEL_BLOCK;
+        const float *u = j->in + p;
+        for (int c = 0; c < TILE; c++) /* columns: tmp[6 i + c] = (G^T du)[i][c] */
+            gt3(tmp[c], tmp[TILE + c], tmp[2 * TILE + c], u + (size_t)c * count, u + (size_t)(6 + c) * count,
+                u + (size_t)(12 + c) * count, u + (size_t)(18 + c) * count, u + (size_t)(24 + c) * count,
+                u + (size_t)(30 + c) * count, len);
         for (int i = 0; i < 3; i++) {
-            float *o = dk + (size_t)3 * i * count + p;
+            float *o = j->out + (size_t)3 * i * count + p;
             const float *r = tmp[TILE * i];
             gt3(o, o + count, o + 2 * count, r, tmp[TILE * i + 1], tmp[TILE * i + 2], tmp[TILE * i + 3],
                 tmp[TILE * i + 4], tmp[TILE * i + 5], len);
         }
     }
+}
+
+/* Kernel transforms shared out by blocks: each output float depends on its
+   own column of the kernel only. */
+static void kernel_transform(float *u, const float *k, size_t count, int flip)
+{
+    kernel_job j = {u, k, count, flip};
+    fer_team_run(fer_team_for(count, KERNEL_MIN_EACH), kernel_transform_worker, &j);
+}
+
+static void kernel_gradient(float *dk, const float *du, size_t count)
+{
+    kernel_job j = {dk, du, count, 0};
+    fer_team_run(fer_team_for(count, KERNEL_MIN_EACH), kernel_gradient_worker, &j);
 }
 
 /* ---- tiles ------------------------------------------------------------------

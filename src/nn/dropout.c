@@ -1,33 +1,79 @@
 /* Inverted dropout with counter-based masks: element e of sample s is kept
    when fer_uniform(sample_keys[s], e) >= rate, so the mask is a function of
-   the sample's key alone (the same on any rank count, and after a resume). */
+   the sample's key alone (the same on any rank count, and after a resume).
+   Samples (forward) and element ranges (backward) are shared out to a team
+   of threads (src/nn/team.h); the masks do not depend on who draws them. */
 #include "fer/nn.h"
 #include "fer/rng.h"
+
+#include "team.h"
+
+enum { MIN_EACH = 1 << 15 }; /* elements worth a thread */
+
+typedef struct {
+    float *out;
+    uint8_t *mask;
+    const float *in;
+    const uint8_t *kept;
+    size_t per_sample, count;
+    float rate, scale;
+    const uint64_t *keys;
+    int n;
+} dropout_job;
+
+/* Kept values are scaled by 1 / (1 - rate) so the expectation is unchanged
+   and inference needs no rescaling (Keras). */
+static float keep_scale(float rate)
+{
+    return rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
+static void forward_worker(void *ctx, int worker, int workers)
+{
+    const dropout_job *j = ctx;
+    size_t s0, s1;
+    fer_team_share((size_t)j->n, worker, workers, &s0, &s1);
+    for (size_t s = s0; s < s1; s++) {
+        const uint64_t key = j->keys[s];
+        const float *x = j->in + s * j->per_sample;
+        float *y = j->out + s * j->per_sample;
+        uint8_t *mask = j->mask + s * j->per_sample;
+        for (size_t e = 0; e < j->per_sample; e++) {
+            uint8_t keep = fer_uniform(key, e) >= (double)j->rate;
+            mask[e] = keep;
+            y[e] = keep ? x[e] * j->scale : 0.0f;
+        }
+    }
+}
 
 void fer_dropout_forward(float *y, uint8_t *mask, const float *x, int n, size_t per_sample, float rate,
                          const uint64_t *sample_keys)
 {
-    /* Kept values are scaled by 1 / (1 - rate) so the expectation is
-       unchanged and inference needs no rescaling (Keras). */
-    const float scale = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
-    for (int s = 0; s < n; s++) {
-        const uint64_t key = sample_keys[s];
-        for (size_t e = 0; e < per_sample; e++) {
-            uint8_t keep = fer_uniform(key, e) >= (double)rate;
-            mask[e] = keep;
-            y[e] = keep ? x[e] * scale : 0.0f;
-        }
-        x += per_sample;
-        y += per_sample;
-        mask += per_sample;
-    }
+    dropout_job j = {.out = y,
+                     .mask = mask,
+                     .in = x,
+                     .per_sample = per_sample,
+                     .rate = rate,
+                     .scale = keep_scale(rate),
+                     .keys = sample_keys,
+                     .n = n};
+    int workers = fer_team_for((size_t)(n > 0 ? n : 0) * per_sample, MIN_EACH);
+    fer_team_run(workers < n ? workers : (n > 0 ? n : 1), forward_worker, &j);
+}
+
+static void backward_worker(void *ctx, int worker, int workers)
+{
+    const dropout_job *j = ctx;
+    size_t lo, hi;
+    fer_team_share(j->count, worker, workers, &lo, &hi);
+    for (size_t i = lo; i < hi; i++)
+        j->out[i] = j->kept[i] ? j->in[i] * j->scale : 0.0f;
 }
 
 void fer_dropout_backward(float *dx, const float *dy, const uint8_t *mask, int n, size_t per_sample,
                           float rate)
 {
-    const float scale = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
-    const size_t count = (size_t)n * per_sample;
-    for (size_t i = 0; i < count; i++)
-        dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    const size_t count = (size_t)(n > 0 ? n : 0) * per_sample;
+    dropout_job j = {.out = dx, .in = dy, .kept = mask, .count = count, .scale = keep_scale(rate)};
+    fer_team_run(fer_team_for(count, MIN_EACH), backward_worker, &j);
 }

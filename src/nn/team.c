@@ -24,6 +24,13 @@ int fer_team_size(void)
     return n < 1 ? 1 : n > TEAM_MAX ? TEAM_MAX : n;
 }
 
+int fer_team_for(size_t count, size_t min_each)
+{
+    size_t by_work = min_each > 0 ? count / min_each : count, size = (size_t)fer_team_size();
+    size = size < by_work ? size : by_work;
+    return size > 0 ? (int)size : 1;
+}
+
 void fer_team_run(int workers, void (*fn)(void *ctx, int worker, int workers), void *ctx)
 {
     workers = workers < 1 ? 1 : workers > TEAM_MAX ? TEAM_MAX : workers;

@@ -7,6 +7,8 @@
 #ifndef FER_NN_TEAM_H
 #define FER_NN_TEAM_H
 
+#include <stddef.h>
+
 /* Threads a team would have: the BLAS thread count of this process (at
    least 1), the per-rank thread budget fer_blas_set_threads chose. */
 int fer_team_size(void);
@@ -19,5 +21,17 @@ int fer_team_size(void);
    A thread that cannot be started runs its share on the calling thread, so
    every w runs exactly once whatever happens. */
 void fer_team_run(int workers, void (*fn)(void *ctx, int worker, int workers), void *ctx);
+
+/* Threads for count independent elements: one per min_each of them, at
+   most fer_team_size(); small work stays on the calling thread, where
+   starting a thread would cost more than it saves. */
+int fer_team_for(size_t count, size_t min_each);
+
+/* Worker w's share [*lo, *hi) of count items split among workers. */
+static inline void fer_team_share(size_t count, int worker, int workers, size_t *lo, size_t *hi)
+{
+    *lo = count * (size_t)worker / (size_t)workers;
+    *hi = count * (size_t)(worker + 1) / (size_t)workers;
+}
 
 #endif

@@ -17,6 +17,12 @@ void fer_equalize_hist(uint8_t *dst, const uint8_t *src, int n_pixels);
    centres (as OpenCV INTER_LINEAR / PyTorch align_corners=False). */
 void fer_resize_bilinear(float *dst, int dh, int dw, const float *src, int sh, int sw);
 
+/* The same on 8-bit images, rounded to the nearest grey level: how `fer
+   prepare` stores a folder image of another size, and how `fer predict`
+   prepares one, so both see identical pixels. Returns FER_ERROR when out of
+   memory. dst may not alias src. */
+int fer_resize_grey_u8(uint8_t *dst, int dh, int dw, const uint8_t *src, int sh, int sw);
+
 /* One affine augmentation in Keras's parameter names and units
    (keras-preprocessing 1.1.x apply_affine_transform): theta degrees, tx rows
    and ty columns in pixels, shear degrees, zx/zy zoom factors, flip_h. */

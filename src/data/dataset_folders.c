@@ -89,20 +89,7 @@ static void listing_free(listing *l)
 /* Converts a grey image of any size to the 48x48 slot. */
 static int store_image(uint8_t *slot, const uint8_t *grey, int h, int w)
 {
-    if (h == SIDE && w == SIDE) {
-        memcpy(slot, grey, SIDE * SIDE);
-        return FER_OK;
-    }
-    float *src = malloc((size_t)h * w * sizeof *src), dst[SIDE * SIDE];
-    if (!src)
-        return FER_ERROR;
-    for (long i = 0; i < (long)h * w; i++)
-        src[i] = grey[i];
-    fer_resize_bilinear(dst, SIDE, SIDE, src, h, w);
-    for (int i = 0; i < SIDE * SIDE; i++)
-        slot[i] = (uint8_t)fminf(255.0f, fmaxf(0.0f, rintf(dst[i])));
-    free(src);
-    return FER_OK;
+    return fer_resize_grey_u8(slot, SIDE, SIDE, grey, h, w);
 }
 
 static int add_image(fer_dataset_builder *b, const char *path, int label, int usage, int skip_bad,

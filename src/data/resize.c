@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     int i0, i1;
@@ -51,4 +52,26 @@ void fer_resize_bilinear(float *dst, int dh, int dw, const float *src, int sh, i
         }
     }
     free(heap);
+}
+
+int fer_resize_grey_u8(uint8_t *dst, int dh, int dw, const uint8_t *src, int sh, int sw)
+{
+    if (dh == sh && dw == sw) {
+        memcpy(dst, src, (size_t)dh * dw);
+        return FER_OK;
+    }
+    float *in = malloc((size_t)sh * sw * sizeof *in), *out = malloc((size_t)dh * dw * sizeof *out);
+    if (!in || !out) {
+        free(in);
+        free(out);
+        return FER_ERROR;
+    }
+    for (long i = 0; i < (long)sh * sw; i++)
+        in[i] = src[i];
+    fer_resize_bilinear(out, dh, dw, in, sh, sw);
+    for (long i = 0; i < (long)dh * dw; i++)
+        dst[i] = (uint8_t)fminf(255.0f, fmaxf(0.0f, rintf(out[i])));
+    free(in);
+    free(out);
+    return FER_OK;
 }

@@ -13,21 +13,7 @@
 /* As `fer prepare` stores a folder image of another size. */
 static int to_dataset_side(uint8_t *dst, const uint8_t *grey, int h, int w)
 {
-    enum { SIDE = FER_DATASET_SIDE };
-    if (h == SIDE && w == SIDE) {
-        memcpy(dst, grey, SIDE * SIDE);
-        return FER_OK;
-    }
-    float *src = malloc((size_t)h * w * sizeof *src), out[SIDE * SIDE];
-    if (!src)
-        return FER_ERROR;
-    for (long i = 0; i < (long)h * w; i++)
-        src[i] = grey[i];
-    fer_resize_bilinear(out, SIDE, SIDE, src, h, w);
-    for (int i = 0; i < SIDE * SIDE; i++)
-        dst[i] = (uint8_t)fminf(255.0f, fmaxf(0.0f, rintf(out[i])));
-    free(src);
-    return FER_OK;
+    return fer_resize_grey_u8(dst, FER_DATASET_SIDE, FER_DATASET_SIDE, grey, h, w);
 }
 
 int fer_face_image_load(const char *path, int size, int equalize, uint8_t *grey, fer_err *err)

@@ -217,15 +217,18 @@ static void memory_checks(const fer_dist *d, const fer_run_data *data, const mem
         CHECK(data->images.rank_bytes == data->images.node_bytes);
     }
     /* The window's pages count once however many ranks map them: the
-       ranks' shares add up to one copy (the window also holds a little of
-       Open MPI's own state). A singleton's window is private memory. */
+       ranks' shares add up to about one copy. Open MPI maps some shared
+       segments of its own beside the window (measured: up to 4 MiB more at
+       12.8 MiB of data), so the bound is "well under two copies", which a
+       copy per rank (3 here) would break. A singleton's window is private
+       memory. */
     if (d->rank == 0 && d->size == d->local_size && d->size > 1 && mine[7] >= 0) {
         printf(
             "sum over the node's %d ranks: Pss of the window's mapping %.1f MiB (expect one copy, %.1f MiB, "
-            "within 2%% + 1 MiB), "
+            "and well under two), "
             "all Pss %+.1f MiB\n",
             d->size, pss_mapped_sum_mib, node_mib, pss_sum_mib);
-        CHECK(pss_mapped_sum_mib > 0.98 * node_mib && pss_mapped_sum_mib < 1.02 * node_mib + 1);
+        CHECK(pss_mapped_sum_mib > 0.98 * node_mib && pss_mapped_sum_mib < 1.5 * node_mib + 1);
     }
     free(all);
 }

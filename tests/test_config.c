@@ -227,7 +227,8 @@ static void test_scaled_configs(void)
         /* The two seed stages; both phases inherit the top-level optimizer. */
         CHECK(c.n_phases == 2 && !strcmp(c.schedule[0].trainable, "batch_normalization_1") &&
               !strcmp(c.schedule[1].trainable, "all"));
-        CHECK(c.schedule[0].optimizer.name == c.optimizer.name && c.schedule[1].optimizer.lr == c.optimizer.lr);
+        CHECK(c.schedule[0].optimizer.name == c.optimizer.name &&
+              c.schedule[1].optimizer.lr == c.optimizer.lr);
         CHECK(c.augment.rotation_range == 15 && c.augment.zoom_range == 0.1 && c.augment.horizontal_flip);
         check_round_trip(&c, "quickstart.yaml");
     }

@@ -32,7 +32,7 @@ typedef struct {
     long phase_iterations; /* updates within the phase (Keras decay counts these) */
     double lr;             /* learning rate of the last update */
     uint64_t seed;
-    double best_val_acc;   /* -1 when none yet */
+    double best_val_acc; /* -1 when none yet */
     int best_epoch;
     /* Running sums of the epoch in progress (a checkpoint taken mid-epoch
        resumes them, so the epoch's reported train loss covers every step). */

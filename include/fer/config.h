@@ -19,14 +19,14 @@
 typedef enum { FER_OPT_SGD = 0, FER_OPT_ADAM = 1 } fer_opt_kind;
 
 typedef struct {
-    fer_opt_kind name;   /* sgd | adam */
-    double lr;           /* > 0 */
-    double decay;        /* Keras time-based decay: lr / (1 + decay * iterations), >= 0 */
-    double momentum;     /* sgd, in [0, 1) */
-    int nesterov;        /* sgd */
-    double weight_decay; /* L2 coefficient added to the gradient, >= 0 */
+    fer_opt_kind name;            /* sgd | adam */
+    double lr;                    /* > 0 */
+    double decay;                 /* Keras time-based decay: lr / (1 + decay * iterations), >= 0 */
+    double momentum;              /* sgd, in [0, 1) */
+    int nesterov;                 /* sgd */
+    double weight_decay;          /* L2 coefficient added to the gradient, >= 0 */
     double beta1, beta2, epsilon; /* adam */
-    double warmup_epochs; /* linear warm-up from 0 over this many epochs, >= 0 */
+    double warmup_epochs;         /* linear warm-up from 0 over this many epochs, >= 0 */
 } fer_optimizer_cfg;
 
 typedef struct {
@@ -51,15 +51,15 @@ typedef enum {
 
 typedef struct {
     char name[FER_NAME_LEN];
-    fer_layer_type type;   /* conv2d | maxpool | batchnorm | relu | dropout | gap | dense */
-    int filters;           /* conv2d, >= 1 */
-    int kernel_size;       /* conv2d: 1 or 3 (odd, >= 1) */
-    int padding_same;      /* conv2d: padding same (1) or valid (0) */
-    int relu;              /* conv2d/dense: activation relu (1) or linear (0); dense softmax is 0 */
-    double rate;           /* dropout, in [0, 1) */
-    double momentum;       /* batchnorm, in [0, 1), Keras default 0.99 */
-    double epsilon;        /* batchnorm, > 0, Keras default 1e-3 */
-    int units;             /* dense; 0 means model.classes */
+    fer_layer_type type; /* conv2d | maxpool | batchnorm | relu | dropout | gap | dense */
+    int filters;         /* conv2d, >= 1 */
+    int kernel_size;     /* conv2d: 1 or 3 (odd, >= 1) */
+    int padding_same;    /* conv2d: padding same (1) or valid (0) */
+    int relu;            /* conv2d/dense: activation relu (1) or linear (0); dense softmax is 0 */
+    double rate;         /* dropout, in [0, 1) */
+    double momentum;     /* batchnorm, in [0, 1), Keras default 0.99 */
+    double epsilon;      /* batchnorm, > 0, Keras default 1e-3 */
+    int units;           /* dense; 0 means model.classes */
 } fer_layer_cfg;
 
 typedef enum { FER_FILL_NEAREST = 0, FER_FILL_CONSTANT, FER_FILL_REFLECT, FER_FILL_WRAP } fer_fill_mode;
@@ -72,56 +72,61 @@ typedef struct {
     double shear_range;        /* degrees, >= 0 */
     double zoom_range;         /* zx, zy drawn from [1 - z, 1 + z], in [0, 1) */
     int horizontal_flip;
-    fer_fill_mode fill_mode;   /* nearest | constant | reflect | wrap */
-    double cval;               /* fill value for constant, 0..255 */
+    fer_fill_mode fill_mode; /* nearest | constant | reflect | wrap */
+    double cval;             /* fill value for constant, 0..255 */
 } fer_augment_cfg;
 
 typedef enum { FER_CLASS_WEIGHTS_NONE = 0, FER_CLASS_WEIGHTS_BALANCED } fer_class_weights;
 
 typedef struct {
-    char path[FER_PATH_LEN];    /* dataset HDF5 written by `fer prepare`, or "synthetic" */
-    int batch_size;             /* the global batch, independent of the rank count, >= 1 */
-    int equalize;               /* histogram equalization at load time */
-    char train_usage[32];       /* Training */
-    char val_usage[32];         /* PublicTest */
-    char test_usage[32];        /* PrivateTest */
+    char path[FER_PATH_LEN];         /* dataset HDF5 written by `fer prepare`, or "synthetic" */
+    int batch_size;                  /* the global batch, independent of the rank count, >= 1 */
+    int equalize;                    /* histogram equalization at load time */
+    char train_usage[32];            /* Training */
+    char val_usage[32];              /* PublicTest */
+    char test_usage[32];             /* PrivateTest */
     fer_class_weights class_weights; /* none | balanced */
-    int synthetic_train;        /* samples of the embedded synthetic set, per split */
+    int synthetic_train;             /* samples of the embedded synthetic set, per split */
     int synthetic_val;
     int synthetic_test;
-    int limit_train;            /* use only the first N training samples (0 = all) */
-    int limit_val;              /* likewise for validation */
-    int prefetch;               /* prepare batches on a background thread */
+    int limit_train; /* use only the first N training samples (0 = all) */
+    int limit_val;   /* likewise for validation */
+    int prefetch;    /* prepare batches on a background thread */
 } fer_data_cfg;
 
 typedef struct {
-    int input_size;  /* square input side, >= 8 */
-    int channels;    /* 3 (grey replicated) or 1 */
-    int classes;     /* >= 2 */
-    int preprocess_caffe; /* VGG16 "caffe" preprocessing (BGR, mean subtraction) */
+    int input_size;             /* square input side, >= 8 */
+    int channels;               /* 3 (grey replicated) or 1 */
+    int classes;                /* >= 2 */
+    int preprocess_caffe;       /* VGG16 "caffe" preprocessing (BGR, mean subtraction) */
     char weights[FER_PATH_LEN]; /* optional Keras HDF5 weights, "" for none */
     int n_layers;
     fer_layer_cfg layers[FER_MAX_LAYERS];
 } fer_model_cfg;
 
 typedef struct {
-    int every_epochs;  /* checkpoint every N epochs, >= 1 */
-    int every_steps;   /* also every N steps within an epoch (0 = never) */
-    int keep_last;     /* keep the last K checkpoints, >= 1 */
+    int every_epochs; /* checkpoint every N epochs, >= 1 */
+    int every_steps;  /* also every N steps within an epoch (0 = never) */
+    int keep_last;    /* keep the last K checkpoints, >= 1 */
 } fer_checkpoint_cfg;
 
 typedef struct {
-    int threads;         /* BLAS threads per rank; 0 = cores / local ranks */
-    int sync_batchnorm;  /* BatchNorm statistics over the global batch */
-    double bucket_mb;    /* allreduce bucket size in MiB; 0 = one allreduce per step */
+    int threads;        /* BLAS threads per rank; 0 = cores / local ranks */
+    int sync_batchnorm; /* BatchNorm statistics over the global batch */
+    double bucket_mb;   /* allreduce bucket size in MiB; 0 = one allreduce per step */
 } fer_distribution_cfg;
 
-typedef enum { FER_PROGRESS_AUTO = 0, FER_PROGRESS_BAR, FER_PROGRESS_PLAIN, FER_PROGRESS_NONE } fer_progress_mode;
+typedef enum {
+    FER_PROGRESS_AUTO = 0,
+    FER_PROGRESS_BAR,
+    FER_PROGRESS_PLAIN,
+    FER_PROGRESS_NONE
+} fer_progress_mode;
 typedef enum { FER_NONFINITE_STOP = 0, FER_NONFINITE_SKIP } fer_nonfinite_policy;
 
 typedef struct {
-    fer_progress_mode progress; /* auto | bar | plain | none */
-    int every_steps;            /* plain progress line every N steps, >= 1 */
+    fer_progress_mode progress;        /* auto | bar | plain | none */
+    int every_steps;                   /* plain progress line every N steps, >= 1 */
     fer_nonfinite_policy on_nonfinite; /* stop | skip */
 } fer_logging_cfg;
 

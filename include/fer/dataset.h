@@ -12,14 +12,14 @@
 enum { FER_USAGE_TRAINING = 0, FER_USAGE_PUBLIC_TEST = 1, FER_USAGE_PRIVATE_TEST = 2, FER_N_USAGES = 3 };
 
 typedef struct {
-    int n;               /* samples */
-    int h, w;            /* image size (48 x 48 for FER2013) */
-    uint8_t *pixels;     /* n x h x w, owned */
-    uint8_t *labels;     /* n, owned */
-    uint8_t *usage;      /* n, FER_USAGE_*, owned */
+    int n;           /* samples */
+    int h, w;        /* image size (48 x 48 for FER2013) */
+    uint8_t *pixels; /* n x h x w, owned */
+    uint8_t *labels; /* n, owned */
+    uint8_t *usage;  /* n, FER_USAGE_*, owned */
     int n_classes;
     char class_names[FER_MAX_CLASSES][32];
-    int synthetic;       /* 1 for the embedded synthetic set (named so everywhere) */
+    int synthetic; /* 1 for the embedded synthetic set (named so everywhere) */
 } fer_dataset;
 
 /* FER2013 class names in label order: Angry, Disgust, Fear, Happy, Sad,

@@ -9,7 +9,7 @@
 
 typedef struct {
     long n;
-    double loss;   /* mean cross-entropy */
+    double loss; /* mean cross-entropy */
     double accuracy;
     long confusion[FER_MAX_CLASSES * FER_MAX_CLASSES]; /* [true * classes + predicted] */
 } fer_eval_result;

@@ -20,7 +20,7 @@ typedef struct {
     int size;
     const uint8_t *pixels;
     const uint8_t *labels;
-    const int64_t *ids;  /* global sample index of each image (keys its randomness) */
+    const int64_t *ids; /* global sample index of each image (keys its randomness) */
 } fer_image_set;
 
 /* Builds the input-size image set of one usage from a data set: equalize
@@ -48,14 +48,14 @@ typedef struct fer_loader fer_loader;
 
 typedef struct {
     const fer_image_set *images;
-    int batch_size;  /* global */
+    int batch_size; /* global */
     int rank, nranks;
     int channels, caffe;
-    int shuffle;     /* 1 for training, 0 for evaluation (natural order) */
-    int augment;     /* apply cfg augmentation */
+    int shuffle; /* 1 for training, 0 for evaluation (natural order) */
+    int augment; /* apply cfg augmentation */
     fer_augment_cfg aug;
     uint64_t seed;
-    int prefetch;    /* background thread */
+    int prefetch; /* background thread */
 } fer_loader_opts;
 
 int fer_loader_create(fer_loader **out, const fer_loader_opts *o, fer_err *err);

@@ -30,14 +30,14 @@ typedef struct {
 } fer_weight;
 
 typedef struct {
-    fer_layer_cfg cfg;        /* name, type and hyper-parameters */
-    int in_h, in_w, in_c;     /* per-sample input shape (NHWC without N) */
-    int flat_input;           /* the input is a vector (after GAP or dense) */
-    int out_h, out_w, out_c;  /* per-sample output shape; GAP/dense: 1 x 1 x c */
+    fer_layer_cfg cfg;       /* name, type and hyper-parameters */
+    int in_h, in_w, in_c;    /* per-sample input shape (NHWC without N) */
+    int flat_input;          /* the input is a vector (after GAP or dense) */
+    int out_h, out_w, out_c; /* per-sample output shape; GAP/dense: 1 x 1 x c */
     int n_weights;
     fer_weight weights[4];
-    size_t n_params;          /* floats this layer has in params */
-    size_t n_stats;           /* floats in stats */
+    size_t n_params; /* floats this layer has in params */
+    size_t n_stats;  /* floats in stats */
 } fer_layer;
 
 typedef struct fer_model_batch fer_model_batch; /* activations, private to model.c */
@@ -47,24 +47,24 @@ typedef struct {
     int n_layers;
     fer_layer layers[FER_MAX_LAYERS];
     size_t n_params, n_stats;
-    float *params;  /* owned */
-    float *grads;   /* owned, same layout as params */
-    float *stats;   /* owned */
-    int first_trainable;      /* layer index; layers before it get no gradient */
-    size_t trainable_offset;  /* first float of the trainable suffix of params/grads */
-    fer_model_batch *batch;   /* owned */
+    float *params;           /* owned */
+    float *grads;            /* owned, same layout as params */
+    float *stats;            /* owned */
+    int first_trainable;     /* layer index; layers before it get no gradient */
+    size_t trainable_offset; /* first float of the trainable suffix of params/grads */
+    fer_model_batch *batch;  /* owned */
 } fer_model;
 
 /* Per-step context of a forward/backward pass. */
 typedef struct {
-    int training;             /* 1: batch statistics, dropout, moving-statistics update */
-    int dropout;              /* 0 disables dropout even in training (reference checks) */
-    uint64_t seed;            /* run seed */
-    uint64_t step;            /* global step, keys dropout masks */
-    const int64_t *sample_ids;/* global sample index of each local row (dropout keys) */
-    fer_reducer reducer;      /* sums across ranks (synchronized BatchNorm); fn NULL = one rank */
-    double *layer_seconds;    /* profiling (fer bench), NULL = off: when set (2 x n_layers doubles),
-                                 forward adds layer l's wall time to [l], backward to [n_layers + l] */
+    int training;              /* 1: batch statistics, dropout, moving-statistics update */
+    int dropout;               /* 0 disables dropout even in training (reference checks) */
+    uint64_t seed;             /* run seed */
+    uint64_t step;             /* global step, keys dropout masks */
+    const int64_t *sample_ids; /* global sample index of each local row (dropout keys) */
+    fer_reducer reducer;       /* sums across ranks (synchronized BatchNorm); fn NULL = one rank */
+    double *layer_seconds;     /* profiling (fer bench), NULL = off: when set (2 x n_layers doubles),
+                                  forward adds layer l's wall time to [l], backward to [n_layers + l] */
     /* Optional (NULL = none): backward calls grad_ready(l, grad_ctx) as soon
        as trainable layer l's parameter gradients are final, output layer
        first, so their allreduce can start while backward goes on. */

@@ -62,7 +62,8 @@ long fer_batchnorm_forward_train(float *y, const float *x, const float *gamma, c
                                  float *moving_mean, float *moving_var, float *save_mean, float *save_invstd,
                                  int rows, int c, float momentum, float eps, const fer_reducer *r);
 void fer_batchnorm_forward_infer(float *y, const float *x, const float *gamma, const float *beta,
-                                 const float *moving_mean, const float *moving_var, int rows, int c, float eps);
+                                 const float *moving_mean, const float *moving_var, int rows, int c,
+                                 float eps);
 /* Global sums of dy and dy * xhat go through the reducer; dgamma and dbeta are
    this rank's partial sums (the gradient allreduce adds the rest). */
 void fer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,

@@ -10,10 +10,10 @@
 
 typedef struct {
     FILE *out;
-    int bar;            /* 1: live bar, 0: plain lines */
-    int quiet;          /* progress none */
-    int every;          /* plain: a line every N steps */
-    int epoch, epochs;  /* 1-based for display */
+    int bar;           /* 1: live bar, 0: plain lines */
+    int quiet;         /* progress none */
+    int every;         /* plain: a line every N steps */
+    int epoch, epochs; /* 1-based for display */
     long batches;
     double epoch_start; /* seconds */
 } fer_progress;

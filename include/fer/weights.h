@@ -27,9 +27,9 @@ int fer_weights_write(hid_t loc, const char *group, const fer_model *m, fer_err 
 int fer_weights_write_grads(hid_t loc, const char *group, const fer_model *m, fer_err *err);
 
 typedef struct {
-    int loaded;          /* layers of the model with weights found and loaded */
-    int missing;         /* model layers with weights absent from the file */
-    int ignored;         /* file layers with weights absent from the model */
+    int loaded;  /* layers of the model with weights found and loaded */
+    int missing; /* model layers with weights absent from the file */
+    int ignored; /* file layers with weights absent from the model */
     char missing_names[1024];
     char ignored_names[1024];
 } fer_weights_report;

@@ -53,7 +53,8 @@ static int run(const eval_args *a, const fer_dist *d)
         rc = cli_fail("%s", err.msg);
     } else {
         fer_eval_result r;
-        if (fer_evaluate(&m, d, &data.set[FER_SPLIT_TEST], batch, cfg->model.preprocess_caffe, &r, NULL, &err)) {
+        if (fer_evaluate(&m, d, &data.set[FER_SPLIT_TEST], batch, cfg->model.preprocess_caffe, &r, NULL,
+                         &err)) {
             rc = cli_fail("%s", err.msg);
         } else {
             rc = FER_EXIT_OK;

@@ -9,7 +9,7 @@ enum { FER_EXIT_OK = 0, FER_EXIT_FAILURE = 1, FER_EXIT_USAGE = 2, FER_EXIT_STOPP
 
 typedef struct {
     const char *name;
-    const char *summary;              /* one line for `fer help` */
+    const char *summary;               /* one line for `fer help` */
     int (*run)(int argc, char **argv); /* NULL: not built yet */
 } fer_command;
 

@@ -281,7 +281,8 @@ void fer_checkpoint_remove_stale_tmp(const char *run_dir)
         const char *tmp = strstr(e->d_name, ".tmp.");
         if (!tmp || strspn(tmp + 5, "0123456789") != strlen(tmp + 5) || tmp[5] == '\0')
             continue;
-        if (strncmp(e->d_name, "ckpt-", 5) && strncmp(e->d_name, "best.h5", 7) && strncmp(e->d_name, "latest", 6))
+        if (strncmp(e->d_name, "ckpt-", 5) && strncmp(e->d_name, "best.h5", 7) &&
+            strncmp(e->d_name, "latest", 6))
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", run_dir, e->d_name);

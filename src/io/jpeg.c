@@ -25,7 +25,10 @@ static void on_error(j_common_ptr cinfo)
     longjmp(f->jump, 1);
 }
 
-static void on_message(j_common_ptr cinfo) { (void)cinfo; }
+static void on_message(j_common_ptr cinfo)
+{
+    (void)cinfo;
+}
 
 typedef struct {
     FILE *file;
@@ -132,6 +135,7 @@ int fer_jpeg_write_grey(const char *path, const uint8_t *pixels, int h, int w, i
     if (fclose(wr.file) != 0)
         ok = 0;
     if (!ok)
-        return fer_fail(err, "%s: cannot write JPEG: %s", path, wr.failure.message[0] ? wr.failure.message : "I/O error");
+        return fer_fail(err, "%s: cannot write JPEG: %s", path,
+                        wr.failure.message[0] ? wr.failure.message : "I/O error");
     return FER_OK;
 }

@@ -1,14 +1,5 @@
 # Helpers for the stop, kill and fault tests (sourced after lib.bash).
 
-# Under LeakSanitizer: Open MPI's components stay loaded and stacks are
-# unwound fully, so the suppressions in tests/lsan.supp match their frames
-# (otherwise every `fer train` exits 1 with leaks in "<unknown module>").
-export OMPI_MCA_mca_base_component_disable_dlclose=1
-case ":${LSAN_OPTIONS:-}:" in
-  *:fast_unwind_on_malloc=0:*) ;;
-  *) export LSAN_OPTIONS="${LSAN_OPTIONS:-}${LSAN_OPTIONS:+:}fast_unwind_on_malloc=0" ;;
-esac
-
 # rows_in CSV: data rows written so far (0 when the file is absent).
 rows_in() {
   local n

@@ -4,14 +4,6 @@
 # mpirun -np 2 as on one rank; bad input fails with the documented codes.
 source "$(dirname "$0")/lib.bash"
 need_python json
-# Under LeakSanitizer (Sanitize builds), Open MPI's allocations are suppressed
-# by library name (tests/lsan.supp): stacks must unwind fully and its
-# components stay loaded for their frames to be named.
-export OMPI_MCA_mca_base_component_disable_dlclose=1
-case ":${LSAN_OPTIONS:-}:" in
-  *:fast_unwind_on_malloc=0:*) ;;
-  *) export LSAN_OPTIONS="${LSAN_OPTIONS:-}${LSAN_OPTIONS:+:}fast_unwind_on_malloc=0" ;;
-esac
 cd "$work"
 set +e
 "$fer" train "$src/configs/tiny.yaml" --run-dir run > train.log 2>&1; rc=$?

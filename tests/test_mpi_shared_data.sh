@@ -7,10 +7,6 @@ source "$(dirname "$0")/lib.bash"
 : "${FER_BUILD_DIR:?FER_BUILD_DIR must point at the build directory}"
 prog=$FER_BUILD_DIR/tests/test_shared_images
 [ -x "$prog" ] || { echo "skipped: $prog not built"; exit 77; }
-# Under LeakSanitizer: Open MPI's components stay loaded and stacks are
-# unwound fully, so the suppressions in tests/lsan.supp match their frames.
-export OMPI_MCA_mca_base_component_disable_dlclose=1
-export LSAN_OPTIONS="${LSAN_OPTIONS:-}${LSAN_OPTIONS:+:}fast_unwind_on_malloc=0"
 cd "$work"
 for n in 200 1200; do
   set +e

@@ -1,5 +1,7 @@
 #include "fer/progress.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,11 +12,27 @@ double fer_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Open MPI's mpirun hands every rank a pseudo-terminal, whatever mpirun's own
+   output is (a log file, a pipe), so isatty() says yes under mpirun. There
+   the launcher decides: jobs/fer-mpirun sets FER_STDOUT_TTY to 1 or 0 from
+   its own output; without it, a rank under mpirun logs plain lines, which
+   read well in a terminal too. */
+static int output_is_terminal(FILE *out)
+{
+    if (!isatty(fileno(out)))
+        return 0;
+    const char *launcher = getenv("FER_STDOUT_TTY");
+    if (launcher && *launcher)
+        return strcmp(launcher, "1") == 0;
+    return getenv("OMPI_COMM_WORLD_SIZE") == NULL;
+}
+
 void fer_progress_init(fer_progress *p, FILE *out, const fer_logging_cfg *cfg)
 {
     p->out = out;
     p->quiet = cfg->progress == FER_PROGRESS_NONE;
-    p->bar = cfg->progress == FER_PROGRESS_BAR || (cfg->progress == FER_PROGRESS_AUTO && isatty(fileno(out)));
+    p->bar =
+        cfg->progress == FER_PROGRESS_BAR || (cfg->progress == FER_PROGRESS_AUTO && output_is_terminal(out));
     p->every = cfg->every_steps > 0 ? cfg->every_steps : 50;
 }
 

@@ -41,6 +41,20 @@ static void test_seed_counts(void)
     printf("conv2d_1 output %dx%dx%d (expect 10x10x512), forward %.3f GFLOP/image\n", m.layers[c1].out_h,
            m.layers[c1].out_w, m.layers[c1].out_c, fer_model_forward_flops(&m) * 1e-9);
     CHECK(m.layers[c1].out_h == 10 && m.layers[c1].out_c == 512 && m.layers[gap].out_c == 128);
+
+    /* Activation gradients reuse dead outputs: beyond the outputs, backward
+       needs one buffer as large as the widest output (block1_pool's input
+       gradient, when no output above it is as large) and small change, not
+       two widest buffers. */
+    size_t widest = 0, outputs = 0, spare = fer_model_backward_spare_floats(&m);
+    for (int l = 0; l < m.n_layers; l++) {
+        size_t out = fer_layer_out_size(&m.layers[l]);
+        outputs += out;
+        widest = out > widest ? out : widest;
+    }
+    printf("per sample: outputs %zu floats, widest %zu, backward spare %zu (%.2fx widest)\n", outputs, widest,
+           spare, (double)spare / (double)widest);
+    CHECK(spare >= widest && spare < widest + widest / 10);
     fer_model_free(&m);
 
     c.model.input_size = 48; /* the 48x48 variant must build too */

@@ -90,6 +90,10 @@ void fer_model_set_trainable(fer_model *m, int first);
 /* Sizes the activation buffers for batches of up to max_n samples. */
 int fer_model_reserve(fer_model *m, int max_n, fer_err *err);
 
+/* Floats per sample that backward passes need beyond the layer outputs
+   (activation gradients no dead output can hold). */
+size_t fer_model_backward_spare_floats(const fer_model *m);
+
 /* Pointer to weight w of layer l, in params or stats. */
 float *fer_model_weight(const fer_model *m, int l, int w);
 /* Gradient of weight w of layer l (NULL for statistics). */
@@ -109,13 +113,16 @@ double fer_model_loss(fer_model *m, const int *labels, const float *sample_weigh
 /* Backward pass from the gradient fer_model_loss() stored; fills grads for
    the trainable suffix (this rank's contribution; the caller allreduces).
    With input_grad non-NULL, also returns d loss / d input (n x in_h x in_w x
-   in_c) there, for saliency: then it backpropagates through every layer. */
+   in_c) there, for saliency: then it backpropagates through every layer.
+   The activation gradients reuse the activation buffers: after a backward
+   pass, fer_model_activation() holds no forward results. */
 void fer_model_backward(fer_model *m, const fer_pass *p, float *input_grad);
 
 /* Backward pass seeded at the output of layer `from` with dy (n x that
    layer's output size), down to the input: input_grad gets d(sum dy*y)/dx.
    Parameter gradients of the layers it passes are overwritten too. For
-   filter visualization and saliency. */
+   filter visualization and saliency. Overwrites the activations, as
+   fer_model_backward() does. */
 void fer_model_backward_from(fer_model *m, int from, const float *dy, const fer_pass *p, float *input_grad);
 
 /* Output of layer l from the last forward pass (n x out_h x out_w x out_c). */

@@ -1,5 +1,12 @@
 /* Forward and backward passes over the layer table, with the activation
-   arena sized by fer_model_reserve(). */
+   arena sized by fer_model_reserve().
+
+   Backward keeps no gradient buffers of its own beyond two spares: a layer's
+   input gradient goes into a buffer no longer needed, its own output (every
+   kind but max pooling reads it, if at all, before writing the input
+   gradient) or an output above it, else into a spare. The plan depends on
+   the layer table alone, so fer_model_reserve() sizes the spares by running
+   it, and each pass runs it again. */
 #include "fer/model.h"
 #include "fer/rng.h"
 
@@ -12,7 +19,7 @@ struct fer_model_batch {
     int max_n, n;
     const float *input; /* the last forward's input (not owned) */
     float *act[FER_MAX_LAYERS];
-    float *grad_a, *grad_b; /* ping-pong buffers for activation gradients */
+    float *spare[2]; /* activation gradients no dead output can hold */
     float *dlogits;
     float *scratch; /* convolution im2col space */
     float *bn_mean[FER_MAX_LAYERS], *bn_invstd[FER_MAX_LAYERS];
@@ -32,8 +39,8 @@ static void batch_free(fer_model_batch *b)
         free(b->bn_invstd[l]);
         free(b->mask[l]);
     }
-    free(b->grad_a);
-    free(b->grad_b);
+    free(b->spare[0]);
+    free(b->spare[1]);
     free(b->dlogits);
     free(b->scratch);
     free(b->keys);
@@ -55,6 +62,60 @@ static void conv_dims(fer_conv_dims *d, const fer_layer *L, int n)
     fer_conv_dims_init(d, n, L->in_h, L->in_w, L->in_c, L->out_c, L->cfg.kernel_size, L->cfg.padding_same);
 }
 
+/* Buffer ids of a backward plan: 0..n_layers-1 the layer outputs, then the
+   two spares. */
+static int spare_id(const fer_model *m, int s)
+{
+    return m->n_layers + s;
+}
+
+/* A dead buffer of at least need floats per sample other than busy: the
+   smallest layer output from first_dead up that fits, else a spare (grown
+   to fit in spare_floats). */
+static int pick_dead(const fer_model *m, int first_dead, size_t need, int busy, size_t spare_floats[2])
+{
+    int best = -1;
+    for (int j = first_dead; j < m->n_layers; j++) {
+        size_t cap = fer_layer_out_size(&m->layers[j]);
+        if (j != busy && cap >= need && (best < 0 || cap < fer_layer_out_size(&m->layers[best])))
+            best = j;
+    }
+    if (best >= 0)
+        return best;
+    int s = busy == spare_id(m, 0) ? 1 : 0;
+    if (spare_floats[s] < need)
+        spare_floats[s] = need;
+    return spare_id(m, s);
+}
+
+/* Where a backward pass from layer `from` keeps its gradients: dy[l] is
+   the buffer of layer l's output gradient, for l from `from` down to 0.
+   Outputs above `from` and each layer's own output once used are dead. */
+static void plan_backward(const fer_model *m, int from, int dy[], size_t spare_floats[2])
+{
+    dy[from] = pick_dead(m, from + 1, fer_layer_out_size(&m->layers[from]), -1, spare_floats);
+    for (int l = from; l > 0; l--) {
+        const fer_layer *L = &m->layers[l];
+        size_t need = fer_layer_out_size(&m->layers[l - 1]);
+        int own = L->cfg.type != FER_LAYER_MAXPOOL && fer_layer_out_size(L) >= need;
+        dy[l - 1] = own ? l : pick_dead(m, l + 1, need, dy[l], spare_floats);
+    }
+}
+
+size_t fer_model_backward_spare_floats(const fer_model *m)
+{
+    size_t spare_floats[2] = {0, 0};
+    int plan[FER_MAX_LAYERS];
+    for (int from = 0; from < m->n_layers; from++)
+        plan_backward(m, from, plan, spare_floats);
+    return spare_floats[0] + spare_floats[1];
+}
+
+static float *plan_buffer(const fer_model *m, int id)
+{
+    return id < m->n_layers ? m->batch->act[id] : m->batch->spare[id - m->n_layers];
+}
+
 int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
 {
     if (m->batch && m->batch->max_n >= max_n)
@@ -64,12 +125,13 @@ int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
     if (!b)
         return fer_fail(err, "model: out of memory for the activation arena");
     b->max_n = max_n;
-    size_t widest = fer_model_input_size(m), scratch = 1;
-    int ok = 1;
+    size_t scratch = 1, spare_floats[2] = {1, 1};
+    int ok = 1, plan[FER_MAX_LAYERS];
+    for (int from = 0; from < m->n_layers; from++)
+        plan_backward(m, from, plan, spare_floats);
     for (int l = 0; l < m->n_layers; l++) {
         const fer_layer *L = &m->layers[l];
         size_t out = fer_layer_out_size(L);
-        widest = out > widest ? out : widest;
         ok &= (b->act[l] = malloc((size_t)max_n * out * sizeof(float))) != NULL;
         if (L->cfg.type == FER_LAYER_CONV2D) {
             fer_conv_dims d;
@@ -83,8 +145,8 @@ int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
             ok &= (b->mask[l] = malloc((size_t)max_n * out)) != NULL;
         }
     }
-    ok &= (b->grad_a = malloc((size_t)max_n * widest * sizeof(float))) != NULL;
-    ok &= (b->grad_b = malloc((size_t)max_n * widest * sizeof(float))) != NULL;
+    for (int i = 0; i < 2; i++)
+        ok &= (b->spare[i] = malloc((size_t)max_n * spare_floats[i] * sizeof(float))) != NULL;
     ok &= (b->dlogits = malloc((size_t)max_n * m->cfg.classes * sizeof(float))) != NULL;
     ok &= (b->scratch = malloc(scratch * sizeof(float))) != NULL;
     ok &= (b->keys = malloc((size_t)max_n * sizeof(uint64_t))) != NULL;
@@ -279,47 +341,52 @@ static void batchnorm_infer_backward(fer_model *m, int l, const float *dy, float
             dx[r * c + j] = dy[r * c + j] * gamma[j] / sqrtf(var[j] + (float)L->cfg.epsilon);
 }
 
-static void backward_range(fer_model *m, int from, float *dy, int stop, const fer_pass *p, float *input_grad)
+/* Layers from..stop backward, with dy already in its planned buffer. */
+static void backward_range(fer_model *m, int from, const int plan[], int stop, const fer_pass *p,
+                           float *input_grad)
 {
-    fer_model_batch *b = m->batch;
-    int n = b->n;
-    float *cur = dy;
+    int n = m->batch->n;
     for (int l = from; l >= stop; l--) {
-        float *dx = NULL;
+        float *dy = plan_buffer(m, plan[l]), *dx = NULL;
         if (l > stop)
-            dx = cur == b->grad_a ? b->grad_b : b->grad_a;
+            dx = plan_buffer(m, plan[l - 1]);
         else if (l == 0 && input_grad)
             dx = input_grad;
         double start = pass_clock(p);
         if (m->layers[l].cfg.type == FER_LAYER_BATCHNORM && !p->training) {
             if (dx)
-                batchnorm_infer_backward(m, l, cur, dx, n);
+                batchnorm_infer_backward(m, l, dy, dx, n);
         } else {
-            backward_layer(m, l, cur, dx, n, p);
+            backward_layer(m, l, dy, dx, n, p);
         }
         if (p->layer_seconds)
             p->layer_seconds[m->n_layers + l] += pass_clock(p) - start;
         if (p->grad_ready && l >= m->first_trainable)
             p->grad_ready(l, p->grad_ctx);
-        cur = dx;
     }
+}
+
+/* Seeds the plan's first buffer with dy (kernels may mask it in place) and
+   runs the pass; it overwrites the activations. */
+static void backward_seeded(fer_model *m, int from, const float *dy, int stop, const fer_pass *p,
+                            float *input_grad)
+{
+    int plan[FER_MAX_LAYERS];
+    size_t spare_floats[2] = {0, 0}; /* reserve() sized the spares for every plan */
+    plan_backward(m, from, plan, spare_floats);
+    size_t count = (size_t)m->batch->n * fer_layer_out_size(&m->layers[from]);
+    memcpy(plan_buffer(m, plan[from]), dy, count * sizeof(float));
+    backward_range(m, from, plan, stop, p, input_grad);
 }
 
 void fer_model_backward(fer_model *m, const fer_pass *p, float *input_grad)
 {
-    fer_model_batch *b = m->batch;
     int stop = input_grad ? 0 : m->first_trainable;
     memset(m->grads + m->trainable_offset, 0, (m->n_params - m->trainable_offset) * sizeof(float));
-    int last = m->n_layers - 1;
-    size_t k = (size_t)b->n * m->cfg.classes;
-    memcpy(b->grad_a, b->dlogits, k * sizeof(float)); /* kernels may mask dy in place */
-    backward_range(m, last, b->grad_a, stop, p, input_grad);
+    backward_seeded(m, m->n_layers - 1, m->batch->dlogits, stop, p, input_grad);
 }
 
 void fer_model_backward_from(fer_model *m, int from, const float *dy, const fer_pass *p, float *input_grad)
 {
-    fer_model_batch *b = m->batch;
-    size_t count = (size_t)b->n * fer_layer_out_size(&m->layers[from]);
-    memcpy(b->grad_a, dy, count * sizeof(float));
-    backward_range(m, from, b->grad_a, 0, p, input_grad);
+    backward_seeded(m, from, dy, 0, p, input_grad);
 }

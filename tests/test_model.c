@@ -55,6 +55,14 @@ static void test_seed_counts(void)
     printf("per sample: outputs %zu floats, widest %zu, backward spare %zu (%.2fx widest)\n", outputs, widest,
            spare, (double)spare / (double)widest);
     CHECK(spare >= widest && spare < widest + widest / 10);
+    /* A ReLU after BatchNorm runs in place: both outputs are one buffer. */
+    int act1 = fer_model_find(&m, "activation_1");
+    CHECK(act1 > 0 && fer_model_reserve(&m, 2, &err) == FER_OK);
+    if (act1 > 0 && m.batch) {
+        int shared = fer_model_activation(&m, act1) == fer_model_activation(&m, act1 - 1);
+        printf("activation_1 in place over %s: %s\n", m.layers[act1 - 1].cfg.name, shared ? "yes" : "no");
+        CHECK(shared);
+    }
     fer_model_free(&m);
 
     c.model.input_size = 48; /* the 48x48 variant must build too */

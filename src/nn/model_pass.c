@@ -6,7 +6,14 @@
    kind but max pooling reads it, if at all, before writing the input
    gradient) or an output above it, else into a spare. The plan depends on
    the layer table alone, so fer_model_reserve() sizes the spares by running
-   it, and each pass runs it again. */
+   it, and each pass runs it again.
+
+   ReLU layers run in place (their output overwrites their input's buffer)
+   unless they follow a max pooling, whose backward needs its exact output:
+   no backward reads a ReLU's input, and a fused ReLU's mask below one sees
+   the same signs. Dropout stays out of place: in place, its input gradient
+   could not take its buffer (the fused ReLU below reads it), which costs a
+   spare as large as what it saves. */
 #include "fer/model.h"
 #include "fer/rng.h"
 
@@ -17,8 +24,9 @@
 
 struct fer_model_batch {
     int max_n, n;
-    const float *input; /* the last forward's input (not owned) */
-    float *act[FER_MAX_LAYERS];
+    const float *input;         /* the last forward's input (not owned) */
+    float *act[FER_MAX_LAYERS]; /* views: in-place layers share their input's */
+    float *act_mem[FER_MAX_LAYERS];
     float *spare[2]; /* activation gradients no dead output can hold */
     float *dlogits;
     float *scratch; /* convolution im2col space */
@@ -34,7 +42,7 @@ static void batch_free(fer_model_batch *b)
     if (!b)
         return;
     for (int l = 0; l < FER_MAX_LAYERS; l++) {
-        free(b->act[l]);
+        free(b->act_mem[l]);
         free(b->bn_mean[l]);
         free(b->bn_invstd[l]);
         free(b->mask[l]);
@@ -62,8 +70,38 @@ static void conv_dims(fer_conv_dims *d, const fer_layer *L, int n)
     fer_conv_dims_init(d, n, L->in_h, L->in_w, L->in_c, L->out_c, L->cfg.kernel_size, L->cfg.padding_same);
 }
 
-/* Buffer ids of a backward plan: 0..n_layers-1 the layer outputs, then the
-   two spares. */
+static int in_place(const fer_model *m, int l)
+{
+    fer_layer_type t = m->layers[l].cfg.type;
+    return l > 0 && t == FER_LAYER_RELU && m->layers[l - 1].cfg.type != FER_LAYER_MAXPOOL;
+}
+
+/* The layer whose buffer holds layer l's output. */
+static int root_of(const fer_model *m, int l)
+{
+    while (in_place(m, l))
+        l--;
+    return l;
+}
+
+/* Whether layer l's backward reads its own output: a fused or plain ReLU's
+   mask, max pooling's argmax. */
+static int reads_output(const fer_layer *L)
+{
+    switch (L->cfg.type) {
+    case FER_LAYER_CONV2D:
+    case FER_LAYER_DENSE:
+        return L->cfg.relu;
+    case FER_LAYER_RELU:
+    case FER_LAYER_MAXPOOL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Buffer ids of a backward plan: 0..n_layers-1 the layer outputs (an
+   in-place layer's id names its root's memory), then the two spares. */
 static int spare_id(const fer_model *m, int s)
 {
     return m->n_layers + s;
@@ -77,7 +115,8 @@ static int pick_dead(const fer_model *m, int first_dead, size_t need, int busy, 
     int best = -1;
     for (int j = first_dead; j < m->n_layers; j++) {
         size_t cap = fer_layer_out_size(&m->layers[j]);
-        if (j != busy && cap >= need && (best < 0 || cap < fer_layer_out_size(&m->layers[best])))
+        if (j == root_of(m, j) && j != busy && cap >= need &&
+            (best < 0 || cap < fer_layer_out_size(&m->layers[best])))
             best = j;
     }
     if (best >= 0)
@@ -88,6 +127,23 @@ static int pick_dead(const fer_model *m, int first_dead, size_t need, int busy, 
     return spare_id(m, s);
 }
 
+/* Whether layer l's input gradient (need floats per sample) may overwrite
+   the memory of its own output, that of layer root: not for max pooling
+   (it reads its output while writing), not while a layer below l sharing
+   that memory has yet to read it as its output, and over l's own output
+   gradient only for the element-wise kinds. */
+static int own_buffer_fits(const fer_model *m, int l, int root, size_t need, int dy)
+{
+    const fer_layer *L = &m->layers[l];
+    if (L->cfg.type == FER_LAYER_MAXPOOL || fer_layer_out_size(&m->layers[root]) < need)
+        return 0;
+    for (int j = root; j < l; j++)
+        if (reads_output(&m->layers[j]))
+            return 0;
+    fer_layer_type t = L->cfg.type;
+    return dy != root || t == FER_LAYER_BATCHNORM || t == FER_LAYER_RELU || t == FER_LAYER_DROPOUT;
+}
+
 /* Where a backward pass from layer `from` keeps its gradients: dy[l] is
    the buffer of layer l's output gradient, for l from `from` down to 0.
    Outputs above `from` and each layer's own output once used are dead. */
@@ -95,10 +151,10 @@ static void plan_backward(const fer_model *m, int from, int dy[], size_t spare_f
 {
     dy[from] = pick_dead(m, from + 1, fer_layer_out_size(&m->layers[from]), -1, spare_floats);
     for (int l = from; l > 0; l--) {
-        const fer_layer *L = &m->layers[l];
         size_t need = fer_layer_out_size(&m->layers[l - 1]);
-        int own = L->cfg.type != FER_LAYER_MAXPOOL && fer_layer_out_size(L) >= need;
-        dy[l - 1] = own ? l : pick_dead(m, l + 1, need, dy[l], spare_floats);
+        int root = root_of(m, l);
+        dy[l - 1] =
+            own_buffer_fits(m, l, root, need, dy[l]) ? root : pick_dead(m, l + 1, need, dy[l], spare_floats);
     }
 }
 
@@ -132,7 +188,10 @@ int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
     for (int l = 0; l < m->n_layers; l++) {
         const fer_layer *L = &m->layers[l];
         size_t out = fer_layer_out_size(L);
-        ok &= (b->act[l] = malloc((size_t)max_n * out * sizeof(float))) != NULL;
+        if (in_place(m, l))
+            b->act[l] = b->act[l - 1];
+        else
+            ok &= (b->act[l] = b->act_mem[l] = malloc((size_t)max_n * out * sizeof(float))) != NULL;
         if (L->cfg.type == FER_LAYER_CONV2D) {
             fer_conv_dims d;
             conv_dims(&d, L, max_n);
@@ -209,7 +268,7 @@ static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_
         if (p->training && p->dropout && L->cfg.rate > 0) {
             dropout_keys(b, p, l, n);
             fer_dropout_forward(y, b->mask[l], x, n, out, (float)L->cfg.rate, b->keys);
-        } else {
+        } else if (y != x) {
             memcpy(y, x, (size_t)n * out * sizeof(float));
         }
         break;
@@ -313,7 +372,7 @@ static void backward_layer(fer_model *m, int l, float *dy, float *dx, int n, con
             break;
         if (p->training && p->dropout && L->cfg.rate > 0)
             fer_dropout_backward(dx, dy, b->mask[l], n, out, (float)L->cfg.rate);
-        else
+        else if (dx != dy)
             memcpy(dx, dy, (size_t)n * out * sizeof(float));
         break;
     case FER_LAYER_GAP:

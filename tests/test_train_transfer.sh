@@ -26,6 +26,17 @@ with h5py.File("vgg_notop.h5", "w") as f:
     for n in ["input_1", "block1_pool"]:
         f.create_group(n).attrs["weight_names"] = np.array([], dtype="S1")
 PY
+# A weights file that is absent stops training before the first step with
+# one line that names the setting.
+set +e
+"$fer" train "$src/configs/tiny.yaml" --run-dir absent --weights nope.h5 > absent.log 2>&1
+rc=$?
+set -e
+echo "absent weights file: exit $rc: $(grep -v '^fer: rank' absent.log | head -3)"
+check "an absent weights file exits 1 (got $rc)" [ $rc -eq 1 ]
+check "its message names model.weights and the file" \
+  grep -qx 'fer: pretrained weights (model.weights or --weights; "" trains from scratch): nope.h5: No such file or directory' absent.log
+check "no checkpoint was written" [ ! -e absent/latest ]
 set +e
 # Phase 2 at the seed's fine-tuning rate (1e-4), as the seed recipe does.
 "$fer" train "$src/configs/tiny.yaml" --run-dir run --weights vgg_notop.h5 --set checkpoint.keep_last=5 \

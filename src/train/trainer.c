@@ -125,7 +125,10 @@ static int restore(trainer *t, fer_err *err)
         } else if (*weights) {
             fer_weights_report rep;
             failed = fer_weights_load(&t->model, weights, 0, &rep, err) != 0;
-            if (!failed) {
+            if (failed) {
+                fer_fail_wrap(err,
+                              "pretrained weights (model.weights or --weights; \"\" trains from scratch)");
+            } else {
                 fer_info("loaded %d layers from %s", rep.loaded, weights);
                 if (rep.missing)
                     fer_info("kept the initialization of %d layers absent from the file: %s", rep.missing,

@@ -65,9 +65,12 @@ void fer_maxpool2_forward(float *y, const float *x, int n, int h, int w, int c)
 
 /* Routes the window's gradient g to the first of its elements (row-major
    order) equal to the forward maximum m; every element of the window is
-   written. Branch-free, so the channel loop vectorizes. */
-static void route_window(float *d0, float *d1, float *d2, float *d3, const float *x0, const float *x1,
-                         const float *x2, const float *x3, const float *m, const float *dy, int c)
+   written. Branch-free and restrict (dx, x, y and dy never overlap), so the
+   channel loop vectorizes: with ten plain pointers GCC gave up on its
+   run-time overlap checks and ran it scalar, 8x slower than the forward. */
+static void route_window(float *restrict d0, float *restrict d1, float *restrict d2, float *restrict d3,
+                         const float *restrict x0, const float *restrict x1, const float *restrict x2,
+                         const float *restrict x3, const float *restrict m, const float *restrict dy, int c)
 {
     for (int e = 0; e < c; e++) {
         float g = dy[e];

@@ -9,7 +9,9 @@ launcher=("$src/jobs/fer-mpirun" -n 1)
 export FER_BIN=$fer
 bar() { grep -q "ETA:" "$1"; }
 not_bar() { ! bar "$1"; }
-plain() { grep -q "^epoch 1/[0-9]* step 3/" "$1"; }
+# Not anchored at the line start: mpirun forwards stdout and stderr apart, so
+# a line of one may land in the middle of a line of the other.
+plain() { grep -q "epoch 1/[0-9]* step 3/" "$1"; }
 run() { # run LOG command...: output into LOG, exit status ignored (75: stopped)
   local log=$1; shift
   "$@" > "$log" 2>&1 || true
@@ -26,6 +28,7 @@ run launcher-file.log "${launcher[@]}" "${args[@]}" --run-dir d
 in_terminal launcher-tty.log "${launcher[@]}" "${args[@]}" --run-dir e
 for log in alone-file alone-tty mpirun-file launcher-file launcher-tty; do
   echo "$log: $(grep -c "ETA:" $log.log || true) bar line(s), $(grep -c "step [0-9]*/" $log.log || true) plain line(s)"
+  grep "step 3/" $log.log | tr '\r' '|' | sed "s/^/  $log: /" || true
 done
 check "fer into a file: plain lines" plain alone-file.log
 check "fer into a file: no bar" not_bar alone-file.log

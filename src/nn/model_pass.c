@@ -158,12 +158,19 @@ static void plan_backward(const fer_model *m, int from, int dy[], size_t spare_f
     }
 }
 
-size_t fer_model_backward_spare_floats(const fer_model *m)
+/* The spares' floats per sample that every plan fits in. */
+static void size_spares(const fer_model *m, size_t spare_floats[2])
 {
-    size_t spare_floats[2] = {0, 0};
     int plan[FER_MAX_LAYERS];
+    spare_floats[0] = spare_floats[1] = 0;
     for (int from = 0; from < m->n_layers; from++)
         plan_backward(m, from, plan, spare_floats);
+}
+
+size_t fer_model_backward_spare_floats(const fer_model *m)
+{
+    size_t spare_floats[2];
+    size_spares(m, spare_floats);
     return spare_floats[0] + spare_floats[1];
 }
 
@@ -181,10 +188,9 @@ int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
     if (!b)
         return fer_fail(err, "model: out of memory for the activation arena");
     b->max_n = max_n;
-    size_t scratch = 1, spare_floats[2] = {1, 1};
-    int ok = 1, plan[FER_MAX_LAYERS];
-    for (int from = 0; from < m->n_layers; from++)
-        plan_backward(m, from, plan, spare_floats);
+    size_t scratch = 1, spare_floats[2];
+    int ok = 1;
+    size_spares(m, spare_floats);
     for (int l = 0; l < m->n_layers; l++) {
         const fer_layer *L = &m->layers[l];
         size_t out = fer_layer_out_size(L);
@@ -204,8 +210,8 @@ int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
             ok &= (b->mask[l] = malloc((size_t)max_n * out)) != NULL;
         }
     }
-    for (int i = 0; i < 2; i++)
-        ok &= (b->spare[i] = malloc((size_t)max_n * spare_floats[i] * sizeof(float))) != NULL;
+    for (int i = 0; i < 2; i++) /* + 1: an unused spare is not a failed malloc(0) */
+        ok &= (b->spare[i] = malloc(((size_t)max_n * spare_floats[i] + 1) * sizeof(float))) != NULL;
     ok &= (b->dlogits = malloc((size_t)max_n * m->cfg.classes * sizeof(float))) != NULL;
     ok &= (b->scratch = malloc(scratch * sizeof(float))) != NULL;
     ok &= (b->keys = malloc((size_t)max_n * sizeof(uint64_t))) != NULL;
@@ -268,7 +274,7 @@ static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_
         if (p->training && p->dropout && L->cfg.rate > 0) {
             dropout_keys(b, p, l, n);
             fer_dropout_forward(y, b->mask[l], x, n, out, (float)L->cfg.rate, b->keys);
-        } else if (y != x) {
+        } else {
             memcpy(y, x, (size_t)n * out * sizeof(float));
         }
         break;

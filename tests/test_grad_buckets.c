@@ -10,7 +10,7 @@
    more ranks), and more than one bucket was really sent. On one rank the
    buckets send nothing and change nothing.
    tests/test_mpi_buckets.sh runs it under mpirun -np 2 and 3. */
-#include "check.h"
+#include "check_mpi.h"
 #include "fer/dist.h"
 #include "fer/grad_buckets.h"
 
@@ -172,12 +172,5 @@ int main(int argc, char **argv)
         fer_model_free(&m);
     }
     free(s.x);
-    int failures = check_failures;
-    MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, d.comm);
-    int rank = d.rank;
-    fer_dist_finalize(&d);
-    check_failures = failures;
-    if (rank != 0)
-        return failures ? 1 : 0;
-    return check_report("test_grad_buckets");
+    return check_report_mpi(&d, "test_grad_buckets");
 }

@@ -18,7 +18,7 @@
    usage: test_shared_images [SYNTHETIC_TRAIN_IMAGES [DATASET.h5]]
    (default 1500 synthetic images; with a `fer prepare` file, that data set
    at 96x96 instead, to measure the real figures) */
-#include "check.h"
+#include "check_mpi.h"
 #include "fer/dist.h"
 #include "fer/run_data.h"
 
@@ -302,12 +302,5 @@ int main(int argc, char **argv)
     }
     check_failure_reaches_everyone(&d, c);
     free(c);
-    int failures = check_failures;
-    MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, d.comm);
-    int rank = d.rank;
-    fer_dist_finalize(&d);
-    check_failures = failures;
-    if (rank != 0)
-        return failures ? 1 : 0;
-    return check_report("test_shared_images");
+    return check_report_mpi(&d, "test_shared_images");
 }

@@ -7,8 +7,8 @@
    so that the im2col scratch stays bounded while each GEMM stays large; a
    chunk may start or end inside an image. A 1x1 convolution needs no im2col:
    x itself, viewed as (n*h*w) x ci, is the column matrix. 3x3 convolutions
-   with enough channels take the Winograd F(4x4, 3x3) path
-   (conv2d_winograd.c) instead, which needs 4 times fewer FLOPs. */
+   with enough channels take the Winograd F(6x6, 3x3) path
+   (conv2d_winograd.c) instead, which needs 5 times fewer FLOPs. */
 #include "fer/nn.h"
 
 #include "conv2d_winograd.h"

@@ -1,11 +1,13 @@
-/* Winograd F(4x4, 3x3): each 4x4 block of outputs comes from a 6x6 input
-   tile as Y = A^T [(G g G^T) . (B^T d B)] A, so a 3x3 convolution costs 36
-   multiplications per 16 outputs and channel pair instead of 144: 4 times
-   fewer FLOPs than im2col + GEMM. Over channels the 36 element-wise products
-   are 36 GEMMs, (tiles x cin) x (cin x cout), batched over a chunk of tiles
-   that may span images. The matrices are Lavin and Gray's (interpolation
-   points 0, 1, -1, 2, -2 and infinity); in float their error stays below
-   1e-6 of the sum of the absolute products (tests/test_nn_winograd.c).
+/* Winograd F(6x6, 3x3): each 6x6 block of outputs comes from an 8x8 input
+   tile as Y = A^T [(G g G^T) . (B^T d B)] A, so a 3x3 convolution costs 64
+   multiplications per 36 outputs and channel pair instead of 324: 5 times
+   fewer FLOPs than im2col + GEMM (F(4x4, 3x3) saves 4 times). Over channels
+   the 64 element-wise products are 64 GEMMs, (tiles x cin) x (cin x cout),
+   batched over a chunk of tiles that may span images. The matrices are
+   Lavin and Gray's (interpolation points 0, 1, -1, 2, -2, 1/2, -1/2 and
+   infinity), as in NNPACK; in float their error stays near 1e-6 of the sum
+   of the absolute products, up to ~1e-5 where few terms contribute
+   (tests/test_nn_winograd.c).
 
    The backward pass uses the same algebra. The input gradient is a forward
    correlation of dy with the flipped kernel (channels swapped, padding
@@ -24,35 +26,43 @@
 #include <string.h>
 
 enum {
-    TILE = 6,                   /* input tile side */
-    OUT = 4,                    /* output block side */
-    ELEMS = TILE * TILE,        /* transformed elements per tile */
-    WINO_SLOT_FLOATS = 1 << 20, /* one chunk of transformed tiles, in and out together (4 MiB) */
-    WINO_SLOTS = 4,             /* chunks in flight: at most this many threads per pass */
-    WINO_MIN_CHANNELS = 16,     /* below this the GEMMs are too thin to pay for the transforms */
-    CHANNEL_BLOCK = 128,        /* channels transformed at once (stack temporaries) */
-    KERNEL_BLOCK = 256,         /* floats of a kernel transformed at once */
-    KERNEL_MIN_EACH = 1 << 13   /* kernel floats (cin x cout) worth a thread */
+    TILE = 8,                        /* input tile side */
+    OUT = 6,                         /* output block side */
+    ELEMS = TILE * TILE,             /* transformed elements per tile */
+    SLOT_BLOCKS = TILE * (TILE + 1), /* element blocks of the correlation's slot */
+    REGION_FLOATS = 1 << 22,         /* transformed tiles in flight (16 MiB) */
+    SLOTS = 4,                       /* independent chunks in flight: at most this many threads */
+    MIN_OWN_CHUNK = 96,              /* tiles an independent chunk needs to keep its GEMMs efficient */
+    MAX_CHUNK = 256,                 /* tiles per correlation chunk: more only crowds the caches */
+    MAX_GRAD_CHUNK = 1024,           /* tiles per kernel-gradient chunk */
+    WINO_MIN_CHANNELS = 16,          /* below this the GEMMs are too thin to pay for the transforms */
+    CHANNEL_BLOCK = 64,              /* channels transformed at once (stack temporaries) */
+    KERNEL_BLOCK = 128,              /* floats of a kernel transformed at once */
+    KERNEL_MIN_EACH = 1 << 13        /* kernel floats (cin x cout) worth a thread */
 };
 
 /* One correlation as tiles: in n x h x w x cin, out n x ho x wo x cout. */
 typedef struct {
     int n, h, w, cin, ho, wo, cout, pad;
-    int th, tw;   /* tiles down and across: ceil(ho / 4), ceil(wo / 4) */
+    int th, tw;   /* tiles down and across: ceil(ho / 6), ceil(wo / 6) */
     size_t tiles; /* n * th * tw */
 } wino_grid;
 
 /* Scratch: the transformed kernel (or its gradient), a zero vector for input
-   outside the image, and a region for WINO_SLOTS chunks of transformed
-   tiles, 36 (cin + cout) floats each. Chunk boundaries depend on the shapes
-   only, never on the thread count: OpenBLAS's result for a row of a product
-   can depend on how many rows the product has, and results must not depend
-   on the threads. */
+   outside the image, and a region for the transformed tiles of one chunk
+   (the correlation passes' slot, see below) or of one kernel-gradient
+   chunk. Chunk sizes depend on the shapes only, never on the thread count:
+   OpenBLAS's result for a row of a product can depend on how many rows the
+   product has, and results must not depend on the threads. Wide layers get
+   as many tiles as the region holds: a GEMM with few rows spends its time
+   packing the transformed kernel. */
 typedef struct {
-    float *u;      /* 36 x cin x cout */
-    float *zero;   /* max(cin, cout) zeros */
-    float *region; /* WINO_SLOTS x chunk x 36 (cin + cout) */
-    size_t chunk;  /* tiles per chunk */
+    float *u;          /* 64 x cin x cout */
+    float *zero;       /* max(cin, cout) zeros */
+    float *region;     /* one chunk's transformed tiles */
+    size_t chunk;      /* tiles per correlation chunk */
+    int shared;        /* the team works on one chunk at a time (else one each) */
+    size_t grad_chunk; /* tiles per kernel-gradient chunk */
 } wino_space;
 
 int fer_winograd_applies(const fer_conv_dims *d)
@@ -65,32 +75,54 @@ static int max_channels(const fer_conv_dims *d)
     return d->ci > d->co ? d->ci : d->co;
 }
 
-/* Floats per tile in the region: its 36 transformed inputs and outputs. */
-static size_t tile_floats(const fer_conv_dims *d)
-{
-    return ELEMS * ((size_t)d->ci + (size_t)d->co);
-}
-
 static size_t blocks_of(int len)
 {
     return (size_t)((len + OUT - 1) / OUT);
 }
 
-/* Tiles per chunk: a slot's worth, or fewer when the input-gradient grid
-   (over h x w, the larger one) has fewer for every slot. */
+/* At most `cap` and `tiles`, at least 1. */
+static size_t clamp_chunk(size_t want, size_t cap, size_t tiles)
+{
+    want = want < cap ? want : cap;
+    want = want < tiles ? want : tiles;
+    return want > 0 ? want : 1;
+}
+
+/* Whether a slot of a quarter of the region holds too few tiles: then the
+   team shares one chunk as large as the whole region. */
+static int shared_chunks(const fer_conv_dims *d)
+{
+    return REGION_FLOATS / SLOTS / (SLOT_BLOCKS * (size_t)max_channels(d)) < MIN_OWN_CHUNK;
+}
+
+/* Tiles per correlation chunk; the input-gradient grid (over h x w) is the
+   larger of the two grids. Independent chunks: at least one per slot. */
 static size_t chunk_tiles(const fer_conv_dims *d)
 {
-    size_t tiles = WINO_SLOT_FLOATS / tile_floats(d);
-    size_t most = (size_t)(d->n > 0 ? d->n : 0) * blocks_of(d->h) * blocks_of(d->w);
-    most = (most + WINO_SLOTS - 1) / WINO_SLOTS;
-    tiles = tiles < most ? tiles : most;
-    return tiles > 0 ? tiles : 1;
+    size_t most = (size_t)(d->n > 0 ? d->n : 0) * blocks_of(d->h) * blocks_of(d->w), slots = 1;
+    if (!shared_chunks(d)) {
+        slots = SLOTS;
+        most = (most + SLOTS - 1) / SLOTS;
+    }
+    return clamp_chunk(REGION_FLOATS / slots / (SLOT_BLOCKS * (size_t)max_channels(d)), MAX_CHUNK, most);
+}
+
+static size_t grad_chunk_tiles(const fer_conv_dims *d)
+{
+    size_t most = (size_t)(d->n > 0 ? d->n : 0) * blocks_of(d->ho) * blocks_of(d->wo);
+    return clamp_chunk(REGION_FLOATS / (ELEMS * ((size_t)d->ci + (size_t)d->co)), MAX_GRAD_CHUNK, most);
+}
+
+static size_t region_floats(const fer_conv_dims *d)
+{
+    size_t slot = (shared_chunks(d) ? 1 : SLOTS) * SLOT_BLOCKS * chunk_tiles(d) * (size_t)max_channels(d);
+    size_t grad = ELEMS * grad_chunk_tiles(d) * ((size_t)d->ci + (size_t)d->co);
+    return slot > grad ? slot : grad;
 }
 
 size_t fer_winograd_scratch_floats(const fer_conv_dims *d)
 {
-    return ELEMS * (size_t)d->ci * d->co + (size_t)max_channels(d) +
-           WINO_SLOTS * chunk_tiles(d) * tile_floats(d);
+    return ELEMS * (size_t)d->ci * d->co + (size_t)max_channels(d) + region_floats(d);
 }
 
 static wino_space space_at(float *scratch, const fer_conv_dims *d)
@@ -100,6 +132,8 @@ static wino_space space_at(float *scratch, const fer_conv_dims *d)
     s.zero = s.u + ELEMS * (size_t)d->ci * d->co;
     s.region = s.zero + max_channels(d);
     s.chunk = chunk_tiles(d);
+    s.shared = shared_chunks(d);
+    s.grad_chunk = grad_chunk_tiles(d);
     memset(s.zero, 0, (size_t)max_channels(d) * sizeof *s.zero);
     return s;
 }
@@ -114,107 +148,117 @@ static wino_grid grid_of(int n, int h, int w, int cin, int ho, int wo, int cout,
 /* ---- 1-D transforms over channel vectors ---------------------------------- */
 
 /* B^T: the input transform. */
-static void bt6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-                float *restrict o4, float *restrict o5, const float *restrict d0, const float *restrict d1,
-                const float *restrict d2, const float *restrict d3, const float *restrict d4,
-                const float *restrict d5, int len)
+static void bt8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
+                const float *restrict d0, const float *restrict d1, const float *restrict d2,
+                const float *restrict d3, const float *restrict d4, const float *restrict d5,
+                const float *restrict d6, const float *restrict d7, int len)
 {
     for (int c = 0; c < len; c++) {
-        float a = d4[c] - d2[c], b = d3[c] - d1[c];
-        o0[c] = 4.0f * d0[c] - 5.0f * d2[c] + d4[c];
-        o1[c] = d3[c] + d4[c] - 4.0f * (d1[c] + d2[c]);
-        o2[c] = d4[c] - d3[c] + 4.0f * (d1[c] - d2[c]);
-        o3[c] = a + 2.0f * b;
-        o4[c] = a - 2.0f * b;
-        o5[c] = 4.0f * d1[c] - 5.0f * d3[c] + d5[c];
+        float a = d2[c] + d6[c] - 4.25f * d4[c], b = d1[c] + d5[c] - 4.25f * d3[c];
+        float e = d6[c] + 0.25f * d2[c] - 1.25f * d4[c], f = 0.5f * d1[c] - 2.5f * d3[c] + 2.0f * d5[c];
+        float g = d6[c] + 4.0f * d2[c] - 5.0f * d4[c], h = 2.0f * d1[c] - 2.5f * d3[c] + 0.5f * d5[c];
+        o0[c] = d0[c] - d6[c] + 5.25f * (d4[c] - d2[c]);
+        o1[c] = a + b;
+        o2[c] = a - b;
+        o3[c] = e + f;
+        o4[c] = e - f;
+        o5[c] = g + h;
+        o6[c] = g - h;
+        o7[c] = d7[c] - d1[c] + 5.25f * (d3[c] - d5[c]);
     }
 }
 
 /* A^T: the output transform. */
-static void at4(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-                const float *restrict m0, const float *restrict m1, const float *restrict m2,
-                const float *restrict m3, const float *restrict m4, const float *restrict m5, int len)
+static void at6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                float *restrict o4, float *restrict o5, const float *restrict m0, const float *restrict m1,
+                const float *restrict m2, const float *restrict m3, const float *restrict m4,
+                const float *restrict m5, const float *restrict m6, const float *restrict m7, int len)
 {
     for (int c = 0; c < len; c++) {
         float s12 = m1[c] + m2[c], d12 = m1[c] - m2[c], s34 = m3[c] + m4[c], d34 = m3[c] - m4[c];
-        o0[c] = m0[c] + s12 + s34;
-        o1[c] = d12 + 2.0f * d34;
-        o2[c] = s12 + 4.0f * s34;
-        o3[c] = d12 + 8.0f * d34 + m5[c];
+        float s56 = m5[c] + m6[c], d56 = m5[c] - m6[c];
+        o0[c] = m0[c] + s12 + s34 + s56;
+        o1[c] = d12 + 2.0f * d34 + 0.5f * d56;
+        o2[c] = s12 + 4.0f * s34 + 0.25f * s56;
+        o3[c] = d12 + 8.0f * d34 + 0.125f * d56;
+        o4[c] = s12 + 16.0f * s34 + 0.0625f * s56;
+        o5[c] = d12 + 32.0f * d34 + 0.03125f * d56 + m7[c];
     }
 }
 
-/* o = act(o + b) over four vectors: the forward's bias and ReLU. */
-static void bias_act4(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-                      const float *restrict b, int relu, int len)
+/* o = act(o + b): the forward's bias and ReLU. */
+static void bias_act(float *restrict o, const float *restrict b, int relu, int len)
 {
     if (relu) {
         for (int c = 0; c < len; c++) {
-            float v0 = o0[c] + b[c], v1 = o1[c] + b[c], v2 = o2[c] + b[c], v3 = o3[c] + b[c];
-            o0[c] = v0 > 0.0f ? v0 : 0.0f;
-            o1[c] = v1 > 0.0f ? v1 : 0.0f;
-            o2[c] = v2 > 0.0f ? v2 : 0.0f;
-            o3[c] = v3 > 0.0f ? v3 : 0.0f;
+            float v = o[c] + b[c];
+            o[c] = v > 0.0f ? v : 0.0f;
         }
     } else {
-        for (int c = 0; c < len; c++) {
-            o0[c] += b[c];
-            o1[c] += b[c];
-            o2[c] += b[c];
-            o3[c] += b[c];
-        }
+        for (int c = 0; c < len; c++)
+            o[c] += b[c];
     }
 }
 
 /* A: the output-gradient transform. */
-static void a6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-               float *restrict o4, float *restrict o5, const float *restrict y0, const float *restrict y1,
-               const float *restrict y2, const float *restrict y3, int len)
+static void a8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+               float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
+               const float *restrict y0, const float *restrict y1, const float *restrict y2,
+               const float *restrict y3, const float *restrict y4, const float *restrict y5, int len)
 {
     for (int c = 0; c < len; c++) {
-        float s02 = y0[c] + y2[c], s13 = y1[c] + y3[c];
-        float e = y0[c] + 4.0f * y2[c], f = 2.0f * y1[c] + 8.0f * y3[c];
+        float se = y0[c] + y2[c] + y4[c], so = y1[c] + y3[c] + y5[c];
+        float ef = y0[c] + 4.0f * y2[c] + 16.0f * y4[c], of = 2.0f * y1[c] + 8.0f * y3[c] + 32.0f * y5[c];
+        float eq = y0[c] + 0.25f * y2[c] + 0.0625f * y4[c];
+        float oq = 0.5f * y1[c] + 0.125f * y3[c] + 0.03125f * y5[c];
         o0[c] = y0[c];
-        o1[c] = s02 + s13;
-        o2[c] = s02 - s13;
-        o3[c] = e + f;
-        o4[c] = e - f;
-        o5[c] = y3[c];
+        o1[c] = se + so;
+        o2[c] = se - so;
+        o3[c] = ef + of;
+        o4[c] = ef - of;
+        o5[c] = eq + oq;
+        o6[c] = eq - oq;
+        o7[c] = y5[c];
     }
 }
 
 /* G: the kernel transform. */
-static void g6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-               float *restrict o4, float *restrict o5, const float *restrict g0, const float *restrict g1,
-               const float *restrict g2, int len)
+static void g8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+               float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
+               const float *restrict g0, const float *restrict g1, const float *restrict g2, int len)
 {
     for (int c = 0; c < len; c++) {
-        float s = g0[c] + g2[c];
-        o0[c] = 0.25f * g0[c];
-        o1[c] = -(s + g1[c]) / 6.0f;
-        o2[c] = -(s - g1[c]) / 6.0f;
-        o3[c] = g0[c] / 24.0f + g1[c] / 12.0f + g2[c] / 6.0f;
-        o4[c] = g0[c] / 24.0f - g1[c] / 12.0f + g2[c] / 6.0f;
-        o5[c] = g2[c];
+        float s = g0[c] + g2[c], t = g0[c] / 90.0f + g2[c] * (2.0f / 45.0f);
+        float v = g0[c] * (32.0f / 45.0f) + g2[c] * (8.0f / 45.0f);
+        o0[c] = g0[c];
+        o1[c] = -(2.0f / 9.0f) * (s + g1[c]);
+        o2[c] = -(2.0f / 9.0f) * (s - g1[c]);
+        o3[c] = t + g1[c] / 45.0f;
+        o4[c] = t - g1[c] / 45.0f;
+        o5[c] = v + g1[c] * (16.0f / 45.0f);
+        o6[c] = v - g1[c] * (16.0f / 45.0f);
+        o7[c] = g2[c];
     }
 }
 
 /* G^T: from the transformed kernel gradient back to 3 taps. */
 static void gt3(float *restrict o0, float *restrict o1, float *restrict o2, const float *restrict u0,
                 const float *restrict u1, const float *restrict u2, const float *restrict u3,
-                const float *restrict u4, const float *restrict u5, int len)
+                const float *restrict u4, const float *restrict u5, const float *restrict u6,
+                const float *restrict u7, int len)
 {
     for (int c = 0; c < len; c++) {
-        float s12 = u1[c] + u2[c], s34 = u3[c] + u4[c];
-        o0[c] = 0.25f * u0[c] - s12 / 6.0f + s34 / 24.0f;
-        o1[c] = (u2[c] - u1[c]) / 6.0f + (u3[c] - u4[c]) / 12.0f;
-        o2[c] = (s34 - s12) / 6.0f + u5[c];
+        float s12 = u1[c] + u2[c], s34 = u3[c] + u4[c], s56 = u5[c] + u6[c];
+        o0[c] = u0[c] - (2.0f / 9.0f) * s12 + s34 / 90.0f + (32.0f / 45.0f) * s56;
+        o1[c] = (2.0f / 9.0f) * (u2[c] - u1[c]) + (u3[c] - u4[c]) / 45.0f + (16.0f / 45.0f) * (u5[c] - u6[c]);
+        o2[c] = -(2.0f / 9.0f) * s12 + (2.0f / 45.0f) * s34 + (8.0f / 45.0f) * s56 + u7[c];
     }
 }
 
 /* ---- kernels ----------------------------------------------------------------
    HWIO: tap (i, j) is a cin x cout block at k + (3 i + j) cin cout, and so is
-   each of the 36 transformed elements in u. Both run over that flat block. */
+   each of the 64 transformed elements in u. Both run over that flat block. */
 
 typedef struct {
     float *out;
@@ -248,12 +292,12 @@ static void kernel_transform_worker(void *ctx, int worker, int workers)
             for (int jj = 0; jj < 3; jj++)
                 g[i][jj] = j->in + (size_t)(j->flip ? 3 * (2 - i) + 2 - jj : 3 * i + jj) * count + p;
         for (int c = 0; c < 3; c++) /* columns: tmp[3 a + c] = (G g)[a][c] */
-            g6(tmp[c], tmp[3 + c], tmp[6 + c], tmp[9 + c], tmp[12 + c], tmp[15 + c], g[0][c], g[1][c],
-               g[2][c], len);
+            g8(tmp[c], tmp[3 + c], tmp[6 + c], tmp[9 + c], tmp[12 + c], tmp[15 + c], tmp[18 + c], tmp[21 + c],
+               g[0][c], g[1][c], g[2][c], len);
         for (int a = 0; a < TILE; a++) {
             float *o = u + (size_t)TILE * a * count + p;
-            g6(o, o + count, o + 2 * count, o + 3 * count, o + 4 * count, o + 5 * count, tmp[3 * a],
-               tmp[3 * a + 1], tmp[3 * a + 2], len);
+            g8(o, o + count, o + 2 * count, o + 3 * count, o + 4 * count, o + 5 * count, o + 6 * count,
+               o + 7 * count, tmp[3 * a], tmp[3 * a + 1], tmp[3 * a + 2], len);
         }
     }
 }
@@ -268,16 +312,19 @@ static void kernel_gradient_worker(void *ctx, int worker, int workers)
     float tmp[3 * TILE][KERNEL_BLOCK];
     for (size_t p = lo; p < hi; p += KERNEL_BLOCK) {
         int len = hi - p < KERNEL_BLOCK ? (int)(hi - p) : KERNEL_BLOCK;
-        const float *u = j->in + p;
-        for (int c = 0; c < TILE; c++) /* columns: tmp[6 i + c] = (G^T du)[i][c] */
-            gt3(tmp[c], tmp[TILE + c], tmp[2 * TILE + c], u + (size_t)c * count, u + (size_t)(6 + c) * count,
-                u + (size_t)(12 + c) * count, u + (size_t)(18 + c) * count, u + (size_t)(24 + c) * count,
-                u + (size_t)(30 + c) * count, len);
+        const float *u[TILE];
+        for (int c = 0; c < TILE; c++) /* columns: tmp[8 i + c] = (G^T du)[i][c] */
+        {
+            for (int a = 0; a < TILE; a++)
+                u[a] = j->in + (size_t)(TILE * a + c) * count + p;
+            gt3(tmp[c], tmp[TILE + c], tmp[2 * TILE + c], u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                len);
+        }
         for (int i = 0; i < 3; i++) {
             float *o = j->out + (size_t)3 * i * count + p;
             const float *r = tmp[TILE * i];
-            gt3(o, o + count, o + 2 * count, r, tmp[TILE * i + 1], tmp[TILE * i + 2], tmp[TILE * i + 3],
-                tmp[TILE * i + 4], tmp[TILE * i + 5], len);
+            gt3(o, o + count, o + 2 * count, r, r + KERNEL_BLOCK, r + 2 * KERNEL_BLOCK, r + 3 * KERNEL_BLOCK,
+                r + 4 * KERNEL_BLOCK, r + 5 * KERNEL_BLOCK, r + 6 * KERNEL_BLOCK, r + 7 * KERNEL_BLOCK, len);
         }
     }
 }
@@ -312,10 +359,10 @@ static tile_pos tile_at(const wino_grid *g, size_t t)
     return p;
 }
 
-/* Rows [a0, a1) of v = B^T d B for the 6x6 input tile of output block p:
-   v + (6 a + b) stride gets element (a, b), channels contiguous. */
-static void input_tile(float *v, size_t stride, const float *in, const wino_grid *g, tile_pos p, int a0,
-                       int a1, const float *zero)
+/* Rows [a0, a1) of v = B^T d B for the 8x8 input tile of output block p:
+   v + a rstride + b stride gets element (a, b), channels contiguous. */
+static void input_tile(float *v, size_t rstride, size_t stride, const float *in, const wino_grid *g,
+                       tile_pos p, int a0, int a1, const float *zero)
 {
     const float *d[TILE][TILE];
     for (int a = 0; a < TILE; a++) {
@@ -329,30 +376,36 @@ static void input_tile(float *v, size_t stride, const float *in, const wino_grid
     float t[ELEMS][CHANNEL_BLOCK];
     for (int c0 = 0; c0 < g->cin; c0 += CHANNEL_BLOCK) {
         int len = g->cin - c0 < CHANNEL_BLOCK ? g->cin - c0 : CHANNEL_BLOCK;
-        for (int b = 0; b < TILE; b++) /* columns: t[6 a + b] = (B^T d)[a][b] */
-            bt6(t[b], t[6 + b], t[12 + b], t[18 + b], t[24 + b], t[30 + b], d[0][b] + c0, d[1][b] + c0,
-                d[2][b] + c0, d[3][b] + c0, d[4][b] + c0, d[5][b] + c0, len);
+        for (int b = 0; b < TILE; b++) /* columns: t[8 a + b] = (B^T d)[a][b] */
+            bt8(t[b], t[8 + b], t[16 + b], t[24 + b], t[32 + b], t[40 + b], t[48 + b], t[56 + b],
+                d[0][b] + c0, d[1][b] + c0, d[2][b] + c0, d[3][b] + c0, d[4][b] + c0, d[5][b] + c0,
+                d[6][b] + c0, d[7][b] + c0, len);
         for (int a = a0; a < a1; a++) {
-            float *o = v + (size_t)TILE * a * stride + c0;
-            bt6(o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride, t[6 * a],
-                t[6 * a + 1], t[6 * a + 2], t[6 * a + 3], t[6 * a + 4], t[6 * a + 5], len);
+            float *o = v + a * rstride + c0;
+            const float *r = t[TILE * a];
+            bt8(o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride, o + 6 * stride,
+                o + 7 * stride, r, r + CHANNEL_BLOCK, r + 2 * CHANNEL_BLOCK, r + 3 * CHANNEL_BLOCK,
+                r + 4 * CHANNEL_BLOCK, r + 5 * CHANNEL_BLOCK, r + 6 * CHANNEL_BLOCK, r + 7 * CHANNEL_BLOCK,
+                len);
         }
     }
 }
 
-/* Output block p = A^T m A (+ bias, ReLU); pixels outside the output are
-   computed into a sink and dropped. */
-static void output_tile(float *out, const float *m, size_t stride, const wino_grid *g, tile_pos p,
-                        const float *bias, int relu)
+/* Output block p = A^T m A (+ bias, ReLU), element (a, b) of m at
+   m + a rstride + b stride; pixels outside the output are computed into a
+   sink and dropped. */
+static void output_tile(float *out, const float *m, size_t rstride, size_t stride, const wino_grid *g,
+                        tile_pos p, const float *bias, int relu)
 {
     float t[OUT * TILE][CHANNEL_BLOCK], sink[OUT][CHANNEL_BLOCK];
     for (int c0 = 0; c0 < g->cout; c0 += CHANNEL_BLOCK) {
         int len = g->cout - c0 < CHANNEL_BLOCK ? g->cout - c0 : CHANNEL_BLOCK;
-        const float *mc = m + c0;
-        for (int b = 0; b < TILE; b++) /* columns: t[6 a + b] = (A^T m)[a][b] */
-            at4(t[b], t[6 + b], t[12 + b], t[18 + b], mc + b * stride, mc + (6 + b) * stride,
-                mc + (12 + b) * stride, mc + (18 + b) * stride, mc + (24 + b) * stride,
-                mc + (30 + b) * stride, len);
+        for (int b = 0; b < TILE; b++) { /* columns: t[8 a + b] = (A^T m)[a][b] */
+            const float *mc = m + c0 + b * stride;
+            at6(t[b], t[8 + b], t[16 + b], t[24 + b], t[32 + b], t[40 + b], mc, mc + rstride,
+                mc + 2 * rstride, mc + 3 * rstride, mc + 4 * rstride, mc + 5 * rstride, mc + 6 * rstride,
+                mc + 7 * rstride, len);
+        }
         for (int a = 0; a < OUT; a++) {
             float *o[OUT];
             int r = p.oy + a;
@@ -362,16 +415,18 @@ static void output_tile(float *out, const float *m, size_t stride, const wino_gr
                            ? out + ((p.img * g->ho + (size_t)r) * g->wo + (size_t)c) * g->cout + c0
                            : sink[b];
             }
-            const float *s = t[6 * a];
-            at4(o[0], o[1], o[2], o[3], s, t[6 * a + 1], t[6 * a + 2], t[6 * a + 3], t[6 * a + 4],
-                t[6 * a + 5], len);
+            const float *s = t[TILE * a];
+            at6(o[0], o[1], o[2], o[3], o[4], o[5], s, s + CHANNEL_BLOCK, s + 2 * CHANNEL_BLOCK,
+                s + 3 * CHANNEL_BLOCK, s + 4 * CHANNEL_BLOCK, s + 5 * CHANNEL_BLOCK, s + 6 * CHANNEL_BLOCK,
+                s + 7 * CHANNEL_BLOCK, len);
             if (bias)
-                bias_act4(o[0], o[1], o[2], o[3], bias + c0, relu, len);
+                for (int b = 0; b < OUT; b++)
+                    bias_act(o[b], bias + c0, relu, len);
         }
     }
 }
 
-/* Rows [i0, i1) of w = A dy A^T for the 4x4 output-gradient block p (zero
+/* Rows [i0, i1) of w = A dy A^T for the 6x6 output-gradient block p (zero
    outside the output). */
 static void gradient_tile(float *w, size_t stride, const float *dy, const wino_grid *g, tile_pos p, int i0,
                           int i1, const float *zero)
@@ -387,21 +442,35 @@ static void gradient_tile(float *w, size_t stride, const float *dy, const wino_g
     float t[TILE * OUT][CHANNEL_BLOCK];
     for (int c0 = 0; c0 < g->cout; c0 += CHANNEL_BLOCK) {
         int len = g->cout - c0 < CHANNEL_BLOCK ? g->cout - c0 : CHANNEL_BLOCK;
-        for (int b = 0; b < OUT; b++) /* columns: t[4 i + b] = (A dy)[i][b] */
-            a6(t[b], t[4 + b], t[8 + b], t[12 + b], t[16 + b], t[20 + b], y[0][b] + c0, y[1][b] + c0,
-               y[2][b] + c0, y[3][b] + c0, len);
+        for (int b = 0; b < OUT; b++) /* columns: t[6 i + b] = (A dy)[i][b] */
+            a8(t[b], t[6 + b], t[12 + b], t[18 + b], t[24 + b], t[30 + b], t[36 + b], t[42 + b], y[0][b] + c0,
+               y[1][b] + c0, y[2][b] + c0, y[3][b] + c0, y[4][b] + c0, y[5][b] + c0, len);
         for (int i = i0; i < i1; i++) {
             float *o = w + (size_t)TILE * i * stride + c0;
-            a6(o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride, t[4 * i],
-               t[4 * i + 1], t[4 * i + 2], t[4 * i + 3], len);
+            const float *r = t[OUT * i];
+            a8(o, o + stride, o + 2 * stride, o + 3 * stride, o + 4 * stride, o + 5 * stride, o + 6 * stride,
+               o + 7 * stride, r, r + CHANNEL_BLOCK, r + 2 * CHANNEL_BLOCK, r + 3 * CHANNEL_BLOCK,
+               r + 4 * CHANNEL_BLOCK, r + 5 * CHANNEL_BLOCK, len);
         }
     }
 }
 
 /* ---- the correlation pass (forward and input gradient) ------------------------
-   Threads take chunks of tiles in turn from a shared counter, each into its
-   own slot of the region: every output pixel comes from exactly one tile,
-   and a chunk's products do not depend on who computes them. */
+   A chunk of tiles goes through three phases: transform the tiles, run the
+   GEMMs of the 8 element rows, transform the products back. Narrow layers
+   give each thread chunks of its own, taken in turn from a shared counter
+   into its own slot. Wide layers need larger chunks for efficient GEMMs, so
+   the team shares one chunk in the whole region: each thread transforms its
+   share of the tiles, runs its share of the element rows, and a barrier
+   separates the phases. Either way every output pixel comes from exactly
+   one tile, and a product does not depend on who computes it.
+
+   Slot layout, in blocks of chunk x max(cin, cout) floats: row a of the
+   elements takes 9 blocks from 9 a on; element (a, b) of the input tiles
+   sits in block 9 a + b + 1 and its product is written to block 9 a + b,
+   whose input the previous GEMM of that row has consumed (the row's first
+   block is its spare). Rows do not share blocks, so threads owning
+   different rows never touch each other's data. */
 
 typedef struct {
     float *out;
@@ -409,36 +478,69 @@ typedef struct {
     const wino_grid *g;
     int u_trans, relu;
     float *region;
-    size_t chunk;       /* tiles per chunk */
-    atomic_size_t next; /* first tile of the next chunk to take */
+    size_t chunk;           /* tiles per chunk */
+    size_t block;           /* floats per element block */
+    fer_team_barrier *sync; /* shared chunks with a team of two or more */
+    atomic_size_t next;     /* independent chunks: first tile of the next one to take */
 } correlate_job;
 
-static void correlate_chunk(correlate_job *j, float *v, float *m, size_t t0, size_t nt)
+/* Row a's GEMMs in slot s: element (a, b) of the tiles times u into its
+   product block. */
+static void correlate_row(const correlate_job *j, float *s, int a, size_t nt)
 {
     const wino_grid *g = j->g;
-    const size_t uel = (size_t)g->cin * g->cout, vstride = nt * g->cin, mstride = nt * g->cout;
-    for (size_t t = 0; t < nt; t++)
-        input_tile(v + t * g->cin, vstride, j->in, g, tile_at(g, t0 + t), 0, TILE, j->zero);
-    for (int e = 0; e < ELEMS; e++)
+    const size_t uel = (size_t)g->cin * g->cout;
+    for (int b = 0; b < TILE; b++) {
+        size_t first = (size_t)(TILE + 1) * a + b;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, j->u_trans ? CblasTrans : CblasNoTrans, (int)nt, g->cout,
-                    g->cin, 1.0f, v + e * vstride, g->cin, j->u + e * uel, j->u_trans ? g->cin : g->cout,
-                    0.0f, m + e * mstride, g->cout);
-    for (size_t t = 0; t < nt; t++)
-        output_tile(j->out, m + t * g->cout, mstride, g, tile_at(g, t0 + t), j->bias, j->relu);
+                    g->cin, 1.0f, s + (first + 1) * j->block, g->cin, j->u + (size_t)(TILE * a + b) * uel,
+                    j->u_trans ? g->cin : g->cout, 0.0f, s + first * j->block, g->cout);
+    }
 }
 
-static void correlate_worker(void *ctx, int worker, int workers)
+/* Worker w's part of the chunk of nt tiles from t0 in slot s; sync NULL: a
+   team of one. */
+static void correlate_chunk(const correlate_job *j, float *s, size_t t0, size_t nt, int worker, int workers,
+                            fer_team_barrier *sync)
+{
+    const wino_grid *g = j->g;
+    const size_t rstride = (TILE + 1) * j->block;
+    size_t lo, hi, r0, r1;
+    fer_team_share(nt, worker, workers, &lo, &hi);
+    fer_team_share(TILE, worker, workers, &r0, &r1);
+    for (size_t t = lo; t < hi; t++)
+        input_tile(s + j->block + t * g->cin, rstride, j->block, j->in, g, tile_at(g, t0 + t), 0, TILE,
+                   j->zero);
+    if (sync)
+        fer_team_barrier_wait(sync);
+    for (size_t a = r0; a < r1; a++)
+        correlate_row(j, s, (int)a, nt);
+    if (sync)
+        fer_team_barrier_wait(sync);
+    for (size_t t = lo; t < hi; t++)
+        output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias, j->relu);
+    if (sync)
+        fer_team_barrier_wait(sync); /* the next chunk's tiles overwrite these products */
+}
+
+static void shared_worker(void *ctx, int worker, int workers)
+{
+    correlate_job *j = ctx;
+    for (size_t t0 = 0; t0 < j->g->tiles; t0 += j->chunk)
+        correlate_chunk(j, j->region, t0, j->g->tiles - t0 < j->chunk ? j->g->tiles - t0 : j->chunk, worker,
+                        workers, j->sync);
+}
+
+static void own_worker(void *ctx, int worker, int workers)
 {
     (void)workers;
     correlate_job *j = ctx;
-    const size_t per_tile = ELEMS * ((size_t)j->g->cin + (size_t)j->g->cout);
-    float *v = j->region + (size_t)worker * j->chunk * per_tile,
-          *m = v + ELEMS * j->chunk * (size_t)j->g->cin;
+    float *s = j->region + (size_t)worker * SLOT_BLOCKS * j->block;
     for (;;) {
         size_t t0 = atomic_fetch_add(&j->next, j->chunk);
         if (t0 >= j->g->tiles)
             return;
-        correlate_chunk(j, v, m, t0, j->g->tiles - t0 < j->chunk ? j->g->tiles - t0 : j->chunk);
+        correlate_chunk(j, s, t0, j->g->tiles - t0 < j->chunk ? j->g->tiles - t0 : j->chunk, 0, 1, NULL);
     }
 }
 
@@ -448,10 +550,13 @@ static void correlate(float *out, const float *in, const wino_grid *g, const flo
                       const float *bias, int relu, const wino_space *s)
 {
     size_t workers = (size_t)fer_team_size(), chunks = (g->tiles + s->chunk - 1) / s->chunk;
-    workers = workers < WINO_SLOTS ? workers : WINO_SLOTS;
-    workers = workers < chunks ? workers : chunks;
-    if (workers == 0)
+    size_t most = s->shared ? TILE : SLOTS; /* an element row or a slot each */
+    workers = workers < most ? workers : most;
+    workers = s->shared || workers < chunks ? workers : chunks;
+    if (g->tiles == 0 || workers == 0)
         return;
+    fer_team_barrier sync;
+    fer_team_barrier_init(&sync, (int)workers);
     correlate_job j = {.out = out,
                        .in = in,
                        .u = u,
@@ -461,9 +566,11 @@ static void correlate(float *out, const float *in, const wino_grid *g, const flo
                        .u_trans = u_trans,
                        .relu = relu,
                        .region = s->region,
-                       .chunk = s->chunk};
+                       .chunk = s->chunk,
+                       .block = s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout),
+                       .sync = workers > 1 ? &sync : NULL};
     atomic_init(&j.next, 0);
-    fer_team_run((int)workers, correlate_worker, &j);
+    fer_team_run((int)workers, s->shared ? shared_worker : own_worker, &j);
 }
 
 void fer_winograd_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
@@ -477,10 +584,11 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
 
 /* ---- the kernel-gradient pass -------------------------------------------------
    du[e] = sum over tiles of (B^T x B)[e]^T (A dy A^T)[e]. Every thread walks
-   all tiles in the same chunks (all slots' worth at once) in order and owns
-   rows of the 6x6 elements: it transforms only those rows and accumulates
-   only their du[e], each over the chunks in order. So du does not depend on
-   the thread count, and no thread waits for another until the end. */
+   all tiles in the same chunks in order
+   and owns rows of the 8x8 elements: it transforms only those rows and
+   accumulates only their du[e], each over the chunks in order. So du does
+   not depend on the thread count, and no thread waits for another until the
+   end. */
 
 typedef struct {
     float *du;
@@ -504,7 +612,7 @@ static void kernel_grad_worker(void *ctx, int worker, int workers)
         size_t nt = g->tiles - t0 < j->chunk ? g->tiles - t0 : j->chunk;
         for (size_t t = 0; t < nt; t++) {
             tile_pos p = tile_at(g, t0 + t);
-            input_tile(v + t * g->cin, vstride, j->x, g, p, a0, a1, j->zero);
+            input_tile(v + t * g->cin, TILE * vstride, vstride, j->x, g, p, a0, a1, j->zero);
             gradient_tile(w + t * g->cout, wstride, j->dy, g, p, a0, a1, j->zero);
         }
         for (int e = TILE * a0; e < TILE * a1; e++)
@@ -524,14 +632,9 @@ static void kernel_grad_pass(float *dk, const float *dy, const float *x, const f
         return;
     }
     int workers = fer_team_size();
-    workers = workers < TILE ? workers : TILE; /* one row of the 6x6 elements each at most */
-    kernel_grad_job j = {.du = s->u,
-                         .dy = dy,
-                         .x = x,
-                         .zero = s->zero,
-                         .g = &g,
-                         .region = s->region,
-                         .chunk = WINO_SLOTS * s->chunk};
+    workers = workers < TILE ? workers : TILE; /* one row of the 8x8 elements each at most */
+    kernel_grad_job j = {
+        .du = s->u, .dy = dy, .x = x, .zero = s->zero, .g = &g, .region = s->region, .chunk = s->grad_chunk};
     fer_team_run(workers, kernel_grad_worker, &j);
     kernel_gradient(dk, s->u, uel);
 }

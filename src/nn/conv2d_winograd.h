@@ -1,4 +1,4 @@
-/* Winograd F(4x4, 3x3) convolutions, private to src/nn/conv2d.c, which
+/* Winograd F(6x6, 3x3) convolutions, private to src/nn/conv2d.c, which
    dispatches 3x3 convolutions with enough channels here (see
    fer_winograd_applies). Same contract as fer_conv2d_forward/backward. */
 #ifndef FER_NN_CONV2D_WINOGRAD_H
@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-/* True for 3x3 kernels, same or valid, whose channel counts keep the 16
+/* True for 3x3 kernels, same or valid, whose channel counts keep the 64
    per-tile GEMMs efficient. */
 int fer_winograd_applies(const fer_conv_dims *d);
 

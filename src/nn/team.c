@@ -2,8 +2,9 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 
-enum { TEAM_MAX = 256 };
+enum { TEAM_MAX = 256, BARRIER_SPINS = 1 << 14 };
 
 typedef struct {
     void (*fn)(void *ctx, int worker, int workers);
@@ -53,4 +54,24 @@ void fer_team_run(int workers, void (*fn)(void *ctx, int worker, int workers), v
     }
     if (blas_threads > 1)
         openblas_set_num_threads(blas_threads);
+}
+
+void fer_team_barrier_init(fer_team_barrier *b, int workers)
+{
+    atomic_init(&b->arrived, 0);
+    atomic_init(&b->generation, 0);
+    b->workers = workers;
+}
+
+void fer_team_barrier_wait(fer_team_barrier *b)
+{
+    int generation = atomic_load(&b->generation);
+    if (atomic_fetch_add(&b->arrived, 1) == b->workers - 1) {
+        atomic_store(&b->arrived, 0);
+        atomic_fetch_add(&b->generation, 1);
+        return;
+    }
+    for (int spins = 0; atomic_load(&b->generation) == generation; spins++)
+        if (spins >= BARRIER_SPINS)
+            sched_yield();
 }

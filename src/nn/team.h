@@ -7,6 +7,7 @@
 #ifndef FER_NN_TEAM_H
 #define FER_NN_TEAM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* Threads a team would have: the BLAS thread count of this process (at
@@ -26,6 +27,21 @@ void fer_team_run(int workers, void (*fn)(void *ctx, int worker, int workers), v
    most fer_team_size(); small work stays on the calling thread, where
    starting a thread would cost more than it saves. */
 int fer_team_for(size_t count, size_t min_each);
+
+/* A barrier for the workers of one fer_team_run call. Waiting spins
+   briefly (the partner is usually a few microseconds away), then yields
+   the core, so that a descheduled partner does not cost a busy machine a
+   spinning core. */
+typedef struct {
+    atomic_int arrived;
+    atomic_int generation;
+    int workers;
+} fer_team_barrier;
+
+void fer_team_barrier_init(fer_team_barrier *b, int workers);
+
+/* Returns once all workers have called it (again). */
+void fer_team_barrier_wait(fer_team_barrier *b);
 
 /* Worker w's share [*lo, *hi) of count items split among workers. */
 static inline void fer_team_share(size_t count, int worker, int workers, size_t *lo, size_t *hi)

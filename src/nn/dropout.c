@@ -1,12 +1,18 @@
-/* Inverted dropout with counter-based masks: element e of sample s is kept
-   when fer_uniform(sample_keys[s], e) >= rate, so the mask is a function of
-   the sample's key alone (the same on any rank count, and after a resume).
+/* Inverted dropout with counter-based masks: elements 2 i and 2 i + 1 of
+   sample s are kept when the low and the high 32 bits of
+   fer_draw64(sample_keys[s], i), read as fractions of 2^32, are at least
+   rate. One draw serves two elements (the draw is the cost of the forward
+   pass) and the keep probability is exact to 2^-32. The mask is a function
+   of the sample's key alone (the same on any rank count, and after a
+   resume).
    Samples (forward) and element ranges (backward) are shared out to a team
    of threads (src/nn/team.h); the masks do not depend on who draws them. */
 #include "fer/nn.h"
 #include "fer/rng.h"
 
 #include "team.h"
+
+#include <math.h>
 
 enum { MIN_EACH = 1 << 15 }; /* elements worth a thread */
 
@@ -17,6 +23,7 @@ typedef struct {
     const uint8_t *kept;
     size_t per_sample, count;
     float rate, scale;
+    uint64_t threshold; /* a 32-bit draw at least this is kept */
     const uint64_t *keys;
     int n;
 } dropout_job;
@@ -26,6 +33,16 @@ typedef struct {
 static float keep_scale(float rate)
 {
     return rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
+/* ceil(rate * 2^32): the draws below it, a fraction rate of all 2^32. */
+static uint64_t keep_threshold(float rate)
+{
+    if (!(rate > 0.0f))
+        return 0;
+    if (rate >= 1.0f)
+        return UINT64_C(1) << 32;
+    return (uint64_t)ceil((double)rate * 4294967296.0);
 }
 
 static void forward_worker(void *ctx, int worker, int workers)
@@ -38,10 +55,16 @@ static void forward_worker(void *ctx, int worker, int workers)
         const float *x = j->in + s * j->per_sample;
         float *y = j->out + s * j->per_sample;
         uint8_t *mask = j->mask + s * j->per_sample;
-        for (size_t e = 0; e < j->per_sample; e++) {
-            uint8_t keep = fer_uniform(key, e) >= (double)j->rate;
+        for (size_t e = 0; e < j->per_sample; e += 2) {
+            uint64_t bits = fer_draw64(key, e / 2);
+            uint8_t keep = (bits & 0xffffffffu) >= j->threshold;
             mask[e] = keep;
             y[e] = keep ? x[e] * j->scale : 0.0f;
+            if (e + 1 < j->per_sample) {
+                keep = (bits >> 32) >= j->threshold;
+                mask[e + 1] = keep;
+                y[e + 1] = keep ? x[e + 1] * j->scale : 0.0f;
+            }
         }
     }
 }
@@ -55,6 +78,7 @@ void fer_dropout_forward(float *y, uint8_t *mask, const float *x, int n, size_t 
                      .per_sample = per_sample,
                      .rate = rate,
                      .scale = keep_scale(rate),
+                     .threshold = keep_threshold(rate),
                      .keys = sample_keys,
                      .n = n};
     int workers = fer_team_for((size_t)(n > 0 ? n : 0) * per_sample, MIN_EACH);

@@ -20,6 +20,7 @@
 #include "conv2d_winograd.h"
 
 #include "team.h"
+#include "vector_clones.h"
 
 #include <cblas.h>
 #include <stdatomic.h>
@@ -148,11 +149,11 @@ static wino_grid grid_of(int n, int h, int w, int cin, int ho, int wo, int cout,
 /* ---- 1-D transforms over channel vectors ---------------------------------- */
 
 /* B^T: the input transform. */
-static void bt8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-                float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
-                const float *restrict d0, const float *restrict d1, const float *restrict d2,
-                const float *restrict d3, const float *restrict d4, const float *restrict d5,
-                const float *restrict d6, const float *restrict d7, int len)
+FER_VECTOR_INLINE void bt8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                           float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
+                           const float *restrict d0, const float *restrict d1, const float *restrict d2,
+                           const float *restrict d3, const float *restrict d4, const float *restrict d5,
+                           const float *restrict d6, const float *restrict d7, int len)
 {
     for (int c = 0; c < len; c++) {
         float a = d2[c] + d6[c] - 4.25f * d4[c], b = d1[c] + d5[c] - 4.25f * d3[c];
@@ -170,10 +171,11 @@ static void bt8(float *restrict o0, float *restrict o1, float *restrict o2, floa
 }
 
 /* A^T: the output transform. */
-static void at6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-                float *restrict o4, float *restrict o5, const float *restrict m0, const float *restrict m1,
-                const float *restrict m2, const float *restrict m3, const float *restrict m4,
-                const float *restrict m5, const float *restrict m6, const float *restrict m7, int len)
+FER_VECTOR_INLINE void at6(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                           float *restrict o4, float *restrict o5, const float *restrict m0,
+                           const float *restrict m1, const float *restrict m2, const float *restrict m3,
+                           const float *restrict m4, const float *restrict m5, const float *restrict m6,
+                           const float *restrict m7, int len)
 {
     for (int c = 0; c < len; c++) {
         float s12 = m1[c] + m2[c], d12 = m1[c] - m2[c], s34 = m3[c] + m4[c], d34 = m3[c] - m4[c];
@@ -188,7 +190,7 @@ static void at6(float *restrict o0, float *restrict o1, float *restrict o2, floa
 }
 
 /* o = act(o + b): the forward's bias and ReLU. */
-static void bias_act(float *restrict o, const float *restrict b, int relu, int len)
+FER_VECTOR_INLINE void bias_act(float *restrict o, const float *restrict b, int relu, int len)
 {
     if (relu) {
         for (int c = 0; c < len; c++) {
@@ -202,10 +204,11 @@ static void bias_act(float *restrict o, const float *restrict b, int relu, int l
 }
 
 /* A: the output-gradient transform. */
-static void a8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-               float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
-               const float *restrict y0, const float *restrict y1, const float *restrict y2,
-               const float *restrict y3, const float *restrict y4, const float *restrict y5, int len)
+FER_VECTOR_INLINE void a8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                          float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
+                          const float *restrict y0, const float *restrict y1, const float *restrict y2,
+                          const float *restrict y3, const float *restrict y4, const float *restrict y5,
+                          int len)
 {
     for (int c = 0; c < len; c++) {
         float se = y0[c] + y2[c] + y4[c], so = y1[c] + y3[c] + y5[c];
@@ -224,9 +227,10 @@ static void a8(float *restrict o0, float *restrict o1, float *restrict o2, float
 }
 
 /* G: the kernel transform. */
-static void g8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-               float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
-               const float *restrict g0, const float *restrict g1, const float *restrict g2, int len)
+FER_VECTOR_INLINE void g8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
+                          float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
+                          const float *restrict g0, const float *restrict g1, const float *restrict g2,
+                          int len)
 {
     for (int c = 0; c < len; c++) {
         float s = g0[c] + g2[c], t = g0[c] / 90.0f + g2[c] * (2.0f / 45.0f);
@@ -243,10 +247,10 @@ static void g8(float *restrict o0, float *restrict o1, float *restrict o2, float
 }
 
 /* G^T: from the transformed kernel gradient back to 3 taps. */
-static void gt3(float *restrict o0, float *restrict o1, float *restrict o2, const float *restrict u0,
-                const float *restrict u1, const float *restrict u2, const float *restrict u3,
-                const float *restrict u4, const float *restrict u5, const float *restrict u6,
-                const float *restrict u7, int len)
+FER_VECTOR_INLINE void gt3(float *restrict o0, float *restrict o1, float *restrict o2,
+                           const float *restrict u0, const float *restrict u1, const float *restrict u2,
+                           const float *restrict u3, const float *restrict u4, const float *restrict u5,
+                           const float *restrict u6, const float *restrict u7, int len)
 {
     for (int c = 0; c < len; c++) {
         float s12 = u1[c] + u2[c], s34 = u3[c] + u4[c], s56 = u5[c] + u6[c];
@@ -277,7 +281,7 @@ static void kernel_share(size_t count, int worker, int workers, size_t *p0, size
 }
 
 /* u = G g G^T, with g[i][j] = k[2 - i][2 - j] when flip is set. */
-static void kernel_transform_worker(void *ctx, int worker, int workers)
+FER_VECTOR_CLONES static void kernel_transform_worker(void *ctx, int worker, int workers)
 {
     const kernel_job *j = ctx;
     const size_t count = j->count;
@@ -303,7 +307,7 @@ static void kernel_transform_worker(void *ctx, int worker, int workers)
 }
 
 /* dk = G^T du G. */
-static void kernel_gradient_worker(void *ctx, int worker, int workers)
+FER_VECTOR_CLONES static void kernel_gradient_worker(void *ctx, int worker, int workers)
 {
     const kernel_job *j = ctx;
     const size_t count = j->count;
@@ -361,8 +365,8 @@ static tile_pos tile_at(const wino_grid *g, size_t t)
 
 /* Rows [a0, a1) of v = B^T d B for the 8x8 input tile of output block p:
    v + a rstride + b stride gets element (a, b), channels contiguous. */
-static void input_tile(float *v, size_t rstride, size_t stride, const float *in, const wino_grid *g,
-                       tile_pos p, int a0, int a1, const float *zero)
+FER_VECTOR_CLONES static void input_tile(float *v, size_t rstride, size_t stride, const float *in,
+                                         const wino_grid *g, tile_pos p, int a0, int a1, const float *zero)
 {
     const float *d[TILE][TILE];
     for (int a = 0; a < TILE; a++) {
@@ -394,8 +398,8 @@ static void input_tile(float *v, size_t rstride, size_t stride, const float *in,
 /* Output block p = A^T m A (+ bias, ReLU), element (a, b) of m at
    m + a rstride + b stride; pixels outside the output are computed into a
    sink and dropped. */
-static void output_tile(float *out, const float *m, size_t rstride, size_t stride, const wino_grid *g,
-                        tile_pos p, const float *bias, int relu)
+FER_VECTOR_CLONES static void output_tile(float *out, const float *m, size_t rstride, size_t stride,
+                                          const wino_grid *g, tile_pos p, const float *bias, int relu)
 {
     float t[OUT * TILE][CHANNEL_BLOCK], sink[OUT][CHANNEL_BLOCK];
     for (int c0 = 0; c0 < g->cout; c0 += CHANNEL_BLOCK) {
@@ -428,8 +432,8 @@ static void output_tile(float *out, const float *m, size_t rstride, size_t strid
 
 /* Rows [i0, i1) of w = A dy A^T for the 6x6 output-gradient block p (zero
    outside the output). */
-static void gradient_tile(float *w, size_t stride, const float *dy, const wino_grid *g, tile_pos p, int i0,
-                          int i1, const float *zero)
+FER_VECTOR_CLONES static void gradient_tile(float *w, size_t stride, const float *dy, const wino_grid *g,
+                                            tile_pos p, int i0, int i1, const float *zero)
 {
     const float *y[OUT][OUT];
     for (int a = 0; a < OUT; a++)

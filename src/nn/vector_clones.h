@@ -7,7 +7,8 @@
 #ifndef FER_NN_VECTOR_CLONES_H
 #define FER_NN_VECTOR_CLONES_H
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) &&     \
+    !defined(FER_NO_VECTOR_CLONES)
 #define FER_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FER_VECTOR_CLONES

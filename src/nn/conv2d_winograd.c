@@ -587,12 +587,11 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
 }
 
 /* ---- the kernel-gradient pass -------------------------------------------------
-   du[e] = sum over tiles of (B^T x B)[e]^T (A dy A^T)[e]. Every thread walks
-   all tiles in the same chunks in order
-   and owns rows of the 8x8 elements: it transforms only those rows and
-   accumulates only their du[e], each over the chunks in order. So du does
-   not depend on the thread count, and no thread waits for another until the
-   end. */
+   du[e] = sum over tiles of (B^T x B)[e]^T (A dy A^T)[e]. The team walks
+   the tiles in chunks; per chunk every thread transforms its share of the
+   tiles, then (after a barrier) accumulates the du[e] of its rows of the
+   8x8 elements, each over the chunks in order. So du does not depend on the
+   thread count. */
 
 typedef struct {
     float *du;
@@ -600,29 +599,36 @@ typedef struct {
     const wino_grid *g;
     float *region;
     size_t chunk;
+    fer_team_barrier *sync; /* NULL for a team of one */
 } kernel_grad_job;
 
 static void kernel_grad_worker(void *ctx, int worker, int workers)
 {
     kernel_grad_job *j = ctx;
     const wino_grid *g = j->g;
-    const int a0 = TILE * worker / workers, a1 = TILE * (worker + 1) / workers;
     const size_t uel = (size_t)g->cin * g->cout;
-    /* Element rows sit at the same place in every chunk, the last (shorter)
-       one included, so that no thread writes where another still reads. */
+    /* Elements sit at the same place in every chunk, the last (shorter) one
+       included. */
     const size_t vstride = j->chunk * g->cin, wstride = j->chunk * g->cout;
     float *v = j->region, *w = v + ELEMS * vstride;
+    size_t r0, r1;
+    fer_team_share(TILE, worker, workers, &r0, &r1);
     for (size_t t0 = 0; t0 < g->tiles; t0 += j->chunk) {
-        size_t nt = g->tiles - t0 < j->chunk ? g->tiles - t0 : j->chunk;
-        for (size_t t = 0; t < nt; t++) {
+        size_t nt = g->tiles - t0 < j->chunk ? g->tiles - t0 : j->chunk, lo, hi;
+        fer_team_share(nt, worker, workers, &lo, &hi);
+        for (size_t t = lo; t < hi; t++) {
             tile_pos p = tile_at(g, t0 + t);
-            input_tile(v + t * g->cin, TILE * vstride, vstride, j->x, g, p, a0, a1, j->zero);
-            gradient_tile(w + t * g->cout, wstride, j->dy, g, p, a0, a1, j->zero);
+            input_tile(v + t * g->cin, TILE * vstride, vstride, j->x, g, p, 0, TILE, j->zero);
+            gradient_tile(w + t * g->cout, wstride, j->dy, g, p, 0, TILE, j->zero);
         }
-        for (int e = TILE * a0; e < TILE * a1; e++)
+        if (j->sync)
+            fer_team_barrier_wait(j->sync);
+        for (size_t e = TILE * r0; e < TILE * r1; e++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->cin, g->cout, (int)nt, 1.0f,
                         v + e * vstride, g->cin, w + e * wstride, g->cout, t0 == 0 ? 0.0f : 1.0f,
                         j->du + e * uel, g->cout);
+        if (j->sync)
+            fer_team_barrier_wait(j->sync); /* the next chunk's tiles overwrite these */
     }
 }
 
@@ -637,8 +643,16 @@ static void kernel_grad_pass(float *dk, const float *dy, const float *x, const f
     }
     int workers = fer_team_size();
     workers = workers < TILE ? workers : TILE; /* one row of the 8x8 elements each at most */
-    kernel_grad_job j = {
-        .du = s->u, .dy = dy, .x = x, .zero = s->zero, .g = &g, .region = s->region, .chunk = s->grad_chunk};
+    fer_team_barrier sync;
+    fer_team_barrier_init(&sync, workers);
+    kernel_grad_job j = {.du = s->u,
+                         .dy = dy,
+                         .x = x,
+                         .zero = s->zero,
+                         .g = &g,
+                         .region = s->region,
+                         .chunk = s->grad_chunk,
+                         .sync = workers > 1 ? &sync : NULL};
     fer_team_run(workers, kernel_grad_worker, &j);
     kernel_gradient(dk, s->u, uel);
 }

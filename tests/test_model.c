@@ -42,10 +42,12 @@ static void test_seed_counts(void)
            m.layers[c1].out_w, m.layers[c1].out_c, fer_model_forward_flops(&m) * 1e-9);
     CHECK(m.layers[c1].out_h == 10 && m.layers[c1].out_c == 512 && m.layers[gap].out_c == 128);
 
-    /* Activation gradients reuse dead outputs: beyond the outputs, backward
-       needs one buffer as large as the widest output (block1_pool's input
-       gradient, when no output above it is as large) and small change, not
-       two widest buffers. */
+    /* Activation gradients reuse dead outputs: a max pooling's input
+       gradient goes over its input, a convolution's over the output of the
+       convolution below it (both applying that convolution's ReLU mask), so
+       beyond the outputs backward needs only buffers for the head's
+       gradients: less than an eighth of the widest output (block1_conv1's,
+       96x96x64), where it used to need one whole widest buffer. */
     size_t widest = 0, outputs = 0, spare = fer_model_backward_spare_floats(&m);
     for (int l = 0; l < m.n_layers; l++) {
         size_t out = fer_layer_out_size(&m.layers[l]);
@@ -54,7 +56,7 @@ static void test_seed_counts(void)
     }
     printf("per sample: outputs %zu floats, widest %zu, backward spare %zu (%.2fx widest)\n", outputs, widest,
            spare, (double)spare / (double)widest);
-    CHECK(spare >= widest && spare < widest + widest / 10);
+    CHECK(spare < widest / 8);
     /* A ReLU after BatchNorm runs in place: both outputs are one buffer. */
     int act1 = fer_model_find(&m, "activation_1");
     CHECK(act1 > 0 && fer_model_reserve(&m, 2, &err) == FER_OK);

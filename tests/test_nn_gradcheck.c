@@ -281,6 +281,27 @@ static void check_maxpool_ties(void)
     printf("maxpool2 ties: %d of 8 windows route the gradient to anything but exactly the first max\n",
            wrong);
     CHECK(wrong == 0);
+
+    /* In place over x: the same gradient, and with relu_below none where the
+       window's maximum is not positive (windows of -1, -3 and all-zero
+       maxima are among the patterns above). */
+    int same = 1, masked = 1;
+    for (int relu_below = 0; relu_below <= 1; relu_below++) {
+        float xdx[N * H * W * C], dyc[N * 2 * 2 * C];
+        memcpy(xdx, x, sizeof xdx);
+        memcpy(dyc, dy, sizeof dyc);
+        fer_maxpool2_backward_in_place(xdx, dyc, y, N, H, W, C, relu_below);
+        for (int i = 0; i < N * H * W * C; i++) {
+            float want = relu_below && !(x[i] > 0.0f) ? 0.0f : dx[i];
+            if (relu_below)
+                masked &= xdx[i] == want;
+            else
+                same &= xdx[i] == want;
+        }
+    }
+    printf("maxpool2 in place over its input: identical to dx: %s; with the ReLU mask below: %s\n",
+           same ? "yes" : "no", masked ? "yes" : "no");
+    CHECK(same && masked);
 }
 
 /* ---- batchnorm (training) ------------------------------------------------ */

@@ -163,6 +163,26 @@ static void check(int n, int h, int w, int ci, int co, int same, int relu)
     printf("  dx and dk computed alone are identical: %s\n", alone ? "yes" : "no");
     CHECK(alone);
 
+    /* Over the input: dk first, then dx written over x (a copy here), whole
+       or (relu_below) only where x was positive; bit-identical to the
+       separate call. */
+    int over = 1;
+    float *xdx = malloc(nx * sizeof *xdx), *dk3 = malloc(nk * sizeof *dk3), *db3 = malloc(co * sizeof *db3);
+    for (int relu_below = 0; relu_below <= 1; relu_below++) {
+        memcpy(xdx, x, nx * sizeof *xdx);
+        memcpy(dy, dy0, ny * sizeof *dy);
+        fer_conv2d_backward_over_input(xdx, dk3, db3, dy, k, y, &d, relu, relu_below, scratch);
+        for (size_t i = 0; i < nx; i++)
+            over &= xdx[i] == (relu_below && !(x[i] > 0.0f) ? 0.0f : dx[i]);
+        over &= !memcmp(dk, dk3, nk * sizeof *dk) && !memcmp(db, db3, co * sizeof *db);
+    }
+    printf("  over the input (plain, and masked by x > 0): identical to dx, dk and db: %s\n",
+           over ? "yes" : "no");
+    CHECK(fer_conv2d_backward_over_input_ok(&d) && over);
+    free(db3);
+    free(dk3);
+    free(xdx);
+
     /* The same with 1 and 3 BLAS threads (a team of 1 and of 3). */
     int threads = openblas_get_num_threads(), same_bits = 1;
     float *y3 = malloc(ny * sizeof *y3);

@@ -41,6 +41,15 @@ void fer_conv2d_forward(float *y, const float *x, const float *k, const float *b
    NULL (skipped). */
 void fer_conv2d_backward(float *dx, float *dk, float *db, float *dy, const float *x, const float *k,
                          const float *y, const fer_conv_dims *d, int relu, float *scratch);
+/* Whether fer_conv2d_backward_over_input runs for d (the Winograd path). */
+int fer_conv2d_backward_over_input_ok(const fer_conv_dims *d);
+/* fer_conv2d_backward with the input gradient written over the input x_dx
+   itself, once dk is done. With relu_below set, the input came out of a
+   ReLU, whose mask is applied as it is overwritten: the gradient is kept
+   only where the input is positive. */
+void fer_conv2d_backward_over_input(float *x_dx, float *dk, float *db, float *dy, const float *k,
+                                    const float *y, const fer_conv_dims *d, int relu, int relu_below,
+                                    float *scratch);
 
 /* ---- 2x2 max pooling, stride 2, floor (Keras 'valid') ---------------------
    x: n x h x w x c, y: n x h/2 x w/2 x c. Ties: the gradient goes to the first
@@ -49,6 +58,13 @@ void fer_maxpool2_forward(float *y, const float *x, int n, int h, int w, int c);
 /* dx is fully written (zero where no gradient flows). */
 void fer_maxpool2_backward(float *dx, const float *dy, const float *x, const float *y, int n, int h, int w,
                            int c);
+/* The same with dx over x: x_dx holds the input and receives its gradient
+   (windows do not overlap, and each is read before it is written). With
+   relu_below set, x came out of a ReLU whose mask is applied here, since x
+   is overwritten: no gradient where a window's maximum is not positive (dy
+   is masked in place). */
+void fer_maxpool2_backward_in_place(float *x_dx, float *dy, const float *y, int n, int h, int w, int c,
+                                    int relu_below);
 
 /* ---- BatchNormalization over the last axis --------------------------------
    rows = n*h*w local rows of c channels. Training mode normalizes with the

@@ -309,14 +309,26 @@ static void mask_dy(float *db, float *dy, const float *y, const fer_conv_dims *d
     }
 }
 
-/* Winograd backward: dy masked and db summed first, then dx and dk from
-   the masked dy. */
+/* Winograd backward: dy masked and db summed first, then dk and dx from
+   the masked dy (dx_mask: see fer_winograd_backward). */
 static void winograd_backward(float *dx, float *dk, float *db, float *dy, const float *x, const float *k,
-                              const float *y, const fer_conv_dims *d, int relu, float *scratch)
+                              const float *y, const fer_conv_dims *d, int relu, int dx_mask, float *scratch)
 {
     mask_dy(db, dy, y, d, relu, scratch + (fer_conv2d_scratch_floats(d) - (size_t)d->co));
     if (dx || dk)
-        fer_winograd_backward(dx, dk, dy, x, k, d, scratch);
+        fer_winograd_backward(dx, dk, dy, x, k, d, dx_mask, scratch);
+}
+
+int fer_conv2d_backward_over_input_ok(const fer_conv_dims *d)
+{
+    return fer_winograd_applies(d);
+}
+
+void fer_conv2d_backward_over_input(float *x_dx, float *dk, float *db, float *dy, const float *k,
+                                    const float *y, const fer_conv_dims *d, int relu, int relu_below,
+                                    float *scratch)
+{
+    winograd_backward(x_dx, dk, db, dy, x_dx, k, y, d, relu, relu_below, scratch);
 }
 
 typedef struct {
@@ -422,7 +434,7 @@ void fer_conv2d_backward(float *dx, float *dk, float *db, float *dy, const float
                          const float *y, const fer_conv_dims *d, int relu, float *scratch)
 {
     if (fer_winograd_applies(d)) {
-        winograd_backward(dx, dk, db, dy, x, k, y, d, relu, scratch);
+        winograd_backward(dx, dk, db, dy, x, k, y, d, relu, 0, scratch);
         return;
     }
     mask_dy(db, dy, y, d, relu, scratch + (fer_conv2d_scratch_floats(d) - (size_t)d->co));

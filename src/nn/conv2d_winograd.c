@@ -203,6 +203,14 @@ FER_VECTOR_INLINE void bias_act(float *restrict o, const float *restrict b, int 
     }
 }
 
+/* o = v where o > 0, else 0: an input gradient written over the input it
+   belongs to, masked by the ReLU that produced that input. */
+FER_VECTOR_INLINE void mask_store(float *restrict o, const float *restrict v, int len)
+{
+    for (int c = 0; c < len; c++)
+        o[c] = o[c] > 0.0f ? v[c] : 0.0f;
+}
+
 /* A: the output-gradient transform. */
 FER_VECTOR_INLINE void a8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
                           float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
@@ -397,9 +405,11 @@ FER_VECTOR_CLONES static void input_tile(float *v, size_t rstride, size_t stride
 
 /* Output block p = A^T m A (+ bias, ReLU), element (a, b) of m at
    m + a rstride + b stride; pixels outside the output are computed into a
-   sink and dropped. */
+   sink and dropped. mask_old: a value lands only where out holds a
+   positive one (else 0), see fer_winograd_backward. */
 FER_VECTOR_CLONES static void output_tile(float *out, const float *m, size_t rstride, size_t stride,
-                                          const wino_grid *g, tile_pos p, const float *bias, int relu)
+                                          const wino_grid *g, tile_pos p, const float *bias, int relu,
+                                          int mask_old)
 {
     float t[OUT * TILE][CHANNEL_BLOCK], sink[OUT][CHANNEL_BLOCK];
     for (int c0 = 0; c0 < g->cout; c0 += CHANNEL_BLOCK) {
@@ -420,9 +430,15 @@ FER_VECTOR_CLONES static void output_tile(float *out, const float *m, size_t rst
                            : sink[b];
             }
             const float *s = t[TILE * a];
-            at6(o[0], o[1], o[2], o[3], o[4], o[5], s, s + CHANNEL_BLOCK, s + 2 * CHANNEL_BLOCK,
+            float row[OUT][CHANNEL_BLOCK], *dst[OUT];
+            for (int b = 0; b < OUT; b++)
+                dst[b] = mask_old ? row[b] : o[b];
+            at6(dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], s, s + CHANNEL_BLOCK, s + 2 * CHANNEL_BLOCK,
                 s + 3 * CHANNEL_BLOCK, s + 4 * CHANNEL_BLOCK, s + 5 * CHANNEL_BLOCK, s + 6 * CHANNEL_BLOCK,
                 s + 7 * CHANNEL_BLOCK, len);
+            for (int b = 0; mask_old && b < OUT; b++)
+                if (o[b] != sink[b])
+                    mask_store(o[b], row[b], len);
             if (bias)
                 for (int b = 0; b < OUT; b++)
                     bias_act(o[b], bias + c0, relu, len);
@@ -480,7 +496,7 @@ typedef struct {
     float *out;
     const float *in, *u, *bias, *zero;
     const wino_grid *g;
-    int u_trans, relu;
+    int u_trans, relu, mask_old;
     float *region;
     size_t chunk;           /* tiles per chunk */
     size_t block;           /* floats per element block */
@@ -522,7 +538,8 @@ static void correlate_chunk(const correlate_job *j, float *s, size_t t0, size_t 
     if (sync)
         fer_team_barrier_wait(sync);
     for (size_t t = lo; t < hi; t++)
-        output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias, j->relu);
+        output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias, j->relu,
+                    j->mask_old);
     if (sync)
         fer_team_barrier_wait(sync); /* the next chunk's tiles overwrite these products */
 }
@@ -549,9 +566,10 @@ static void own_worker(void *ctx, int worker, int workers)
 }
 
 /* out = correlate(in, kernel) over g, with u the transformed kernel: per
-   element cin x cout, or cout x cin when u_trans is set. bias NULL: none. */
+   element cin x cout, or cout x cin when u_trans is set. bias NULL: none.
+   mask_old: see output_tile. */
 static void correlate(float *out, const float *in, const wino_grid *g, const float *u, int u_trans,
-                      const float *bias, int relu, const wino_space *s)
+                      const float *bias, int relu, int mask_old, const wino_space *s)
 {
     size_t workers = (size_t)fer_team_size(), chunks = (g->tiles + s->chunk - 1) / s->chunk;
     size_t most = s->shared ? TILE : SLOTS; /* an element row or a slot each */
@@ -569,6 +587,7 @@ static void correlate(float *out, const float *in, const wino_grid *g, const flo
                        .g = g,
                        .u_trans = u_trans,
                        .relu = relu,
+                       .mask_old = mask_old,
                        .region = s->region,
                        .chunk = s->chunk,
                        .block = s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout),
@@ -583,7 +602,7 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
     kernel_transform(s.u, k, (size_t)d->ci * d->co, 0);
-    correlate(y, x, &g, s.u, 0, b, relu, &s);
+    correlate(y, x, &g, s.u, 0, b, relu, 0, &s);
 }
 
 /* ---- the kernel-gradient pass -------------------------------------------------
@@ -658,15 +677,15 @@ static void kernel_grad_pass(float *dk, const float *dy, const float *x, const f
 }
 
 void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x, const float *k,
-                           const fer_conv_dims *d, float *scratch)
+                           const fer_conv_dims *d, int dx_mask, float *scratch)
 {
     wino_space s = space_at(scratch, d);
+    if (dk) /* first: dx may overwrite x */
+        kernel_grad_pass(dk, dy, x, d, &s);
     if (dx) {
         /* dx[r][c][i] = sum dy[r + a - pad'][c + b - pad'][o] k[2 - a][2 - b][i][o], pad' = 2 - pad. */
         wino_grid g = grid_of(d->n, d->ho, d->wo, d->co, d->h, d->w, d->ci, 2 - d->pad);
         kernel_transform(s.u, k, (size_t)d->ci * d->co, 1);
-        correlate(dx, dy, &g, s.u, 1, NULL, 0, &s);
+        correlate(dx, dy, &g, s.u, 1, NULL, 0, dx_mask, &s);
     }
-    if (dk)
-        kernel_grad_pass(dk, dy, x, d, &s);
 }

@@ -20,8 +20,11 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
                           int relu, float *scratch);
 
 /* dx (may be NULL) = input gradient, dk (may be NULL) = kernel gradient,
-   both overwritten, from dy already masked by the ReLU. */
+   both overwritten, from dy already masked by the ReLU. dk comes first, so
+   dx may be x itself. dx_mask: each dx value lands only where dx holds a
+   positive value before (else 0): over x, the mask of the ReLU that
+   produced x. */
 void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x, const float *k,
-                           const fer_conv_dims *d, float *scratch);
+                           const fer_conv_dims *d, int dx_mask, float *scratch);
 
 #endif

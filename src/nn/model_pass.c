@@ -144,17 +144,63 @@ static int own_buffer_fits(const fer_model *m, int l, int root, size_t need, int
     return dy != root || t == FER_LAYER_BATCHNORM || t == FER_LAYER_RELU || t == FER_LAYER_DROPOUT;
 }
 
+/* Whether max pooling layer l writes its input gradient over its input, the
+   output of the convolution below, which nothing reads after l but that
+   convolution's own ReLU mask: the pooling applies the mask as it
+   overwrites (fer_maxpool2_backward_in_place). This saves the widest
+   buffer of the seed network, a spare for block1_pool's input gradient. */
+static int pool_over_input(const fer_model *m, int l, int dy)
+{
+    return l > 0 && m->layers[l].cfg.type == FER_LAYER_MAXPOOL &&
+           m->layers[l - 1].cfg.type == FER_LAYER_CONV2D && root_of(m, l - 1) == l - 1 && dy != l - 1;
+}
+
+/* Whether convolution l writes its input gradient over its input, the
+   output of the convolution below, which nothing reads after l but that
+   convolution's own ReLU mask: l applies the mask as it overwrites, once
+   its kernel gradient is done (fer_conv2d_backward_over_input, Winograd
+   path). In a chain of convolutions this holds two wide buffers instead
+   of three. */
+static int conv_over_input(const fer_model *m, int l, int dy)
+{
+    if (l == 0 || m->layers[l].cfg.type != FER_LAYER_CONV2D ||
+        m->layers[l - 1].cfg.type != FER_LAYER_CONV2D || root_of(m, l - 1) != l - 1 || dy == l - 1)
+        return 0;
+    fer_conv_dims d;
+    conv_dims(&d, &m->layers[l], 1);
+    return fer_conv2d_backward_over_input_ok(&d);
+}
+
+/* Whether a backward pass from layer `from` puts its seed gradient over
+   that layer's own output: a convolution, whose backward reads its output
+   only for the ReLU mask, applied while seeding (backward_seeded). Filter
+   visualization starts from any convolution, and above block1_conv2 no
+   dead buffer is as wide as its output. */
+static int seeds_own_output(const fer_model *m, int from)
+{
+    return m->layers[from].cfg.type == FER_LAYER_CONV2D && root_of(m, from) == from;
+}
+
 /* Where a backward pass from layer `from` keeps its gradients: dy[l] is
    the buffer of layer l's output gradient, for l from `from` down to 0.
    Outputs above `from` and each layer's own output once used are dead. */
 static void plan_backward(const fer_model *m, int from, int dy[], size_t spare_floats[2])
 {
-    dy[from] = pick_dead(m, from + 1, fer_layer_out_size(&m->layers[from]), -1, spare_floats);
+    if (seeds_own_output(m, from))
+        dy[from] = from;
+    else
+        dy[from] = pick_dead(m, from + 1, fer_layer_out_size(&m->layers[from]), -1, spare_floats);
     for (int l = from; l > 0; l--) {
         size_t need = fer_layer_out_size(&m->layers[l - 1]);
         int root = root_of(m, l);
-        dy[l - 1] =
-            own_buffer_fits(m, l, root, need, dy[l]) ? root : pick_dead(m, l + 1, need, dy[l], spare_floats);
+        if (pool_over_input(m, l, dy[l]))
+            dy[l - 1] = l - 1;
+        else if (own_buffer_fits(m, l, root, need, dy[l]))
+            dy[l - 1] = root;
+        else if (conv_over_input(m, l, dy[l]))
+            dy[l - 1] = l - 1;
+        else
+            dy[l - 1] = pick_dead(m, l + 1, need, dy[l], spare_floats);
     }
 }
 
@@ -349,15 +395,25 @@ static void backward_layer(fer_model *m, int l, float *dy, float *dx, int n, con
     size_t out = fer_layer_out_size(L);
     switch (L->cfg.type) {
     case FER_LAYER_CONV2D: {
+        /* dy over this layer's own output: the pooling above masked it
+           (pool_over_input). */
+        int relu = L->cfg.relu && dy != y;
+        float *dk = trainable ? fer_model_weight_grad(m, l, 0) : NULL;
+        float *db = trainable ? fer_model_weight_grad(m, l, 1) : NULL;
         fer_conv_dims d;
         conv_dims(&d, L, n);
-        fer_conv2d_backward(dx, trainable ? fer_model_weight_grad(m, l, 0) : NULL,
-                            trainable ? fer_model_weight_grad(m, l, 1) : NULL, dy, x,
-                            fer_model_weight(m, l, 0), y, &d, L->cfg.relu, b->scratch);
+        if (dx && dx == x) /* conv_over_input */
+            fer_conv2d_backward_over_input(dx, dk, db, dy, fer_model_weight(m, l, 0), y, &d, relu,
+                                           m->layers[l - 1].cfg.relu, b->scratch);
+        else
+            fer_conv2d_backward(dx, dk, db, dy, x, fer_model_weight(m, l, 0), y, &d, relu, b->scratch);
         break;
     }
     case FER_LAYER_MAXPOOL:
-        if (dx)
+        if (dx == x)
+            fer_maxpool2_backward_in_place(dx, dy, y, n, L->in_h, L->in_w, L->in_c,
+                                           m->layers[l - 1].cfg.relu);
+        else if (dx)
             fer_maxpool2_backward(dx, dy, x, y, n, L->in_h, L->in_w, L->in_c);
         break;
     case FER_LAYER_BATCHNORM: {
@@ -440,7 +496,12 @@ static void backward_seeded(fer_model *m, int from, const float *dy, int stop, c
     size_t spare_floats[2] = {0, 0}; /* reserve() sized the spares for every plan */
     plan_backward(m, from, plan, spare_floats);
     size_t count = (size_t)m->batch->n * fer_layer_out_size(&m->layers[from]);
-    memcpy(plan_buffer(m, plan[from]), dy, count * sizeof(float));
+    float *seed = plan_buffer(m, plan[from]);
+    if (seed == m->batch->act[from] && m->layers[from].cfg.relu) /* over its own output: mask it now */
+        for (size_t i = 0; i < count; i++)
+            seed[i] = seed[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        memcpy(seed, dy, count * sizeof(float));
     backward_range(m, from, plan, stop, p, input_grad);
 }
 

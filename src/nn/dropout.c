@@ -13,6 +13,7 @@
 #include "team.h"
 
 #include <math.h>
+#include <string.h>
 
 enum { MIN_EACH = 1 << 15 }; /* elements worth a thread */
 
@@ -33,6 +34,18 @@ typedef struct {
 static float keep_scale(float rate)
 {
     return rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
+/* kept (0 or 1) ? v : 0.0f, as a bit mask: GCC vectorizes neither the
+   select (the float multiply feeding it might trap, so it is not
+   speculated) nor its branch, which a random mask mispredicts. */
+static inline float keep_or_zero(float v, uint8_t kept)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= 0u - (uint32_t)kept;
+    memcpy(&v, &bits, sizeof v);
+    return v;
 }
 
 /* ceil(rate * 2^32): the draws below it, a fraction rate of all 2^32. */
@@ -59,11 +72,11 @@ static void forward_worker(void *ctx, int worker, int workers)
             uint64_t bits = fer_draw64(key, e / 2);
             uint8_t keep = (bits & 0xffffffffu) >= j->threshold;
             mask[e] = keep;
-            y[e] = keep ? x[e] * j->scale : 0.0f;
+            y[e] = keep_or_zero(x[e] * j->scale, keep);
             if (e + 1 < j->per_sample) {
                 keep = (bits >> 32) >= j->threshold;
                 mask[e + 1] = keep;
-                y[e + 1] = keep ? x[e + 1] * j->scale : 0.0f;
+                y[e + 1] = keep_or_zero(x[e + 1] * j->scale, keep);
             }
         }
     }
@@ -85,13 +98,32 @@ void fer_dropout_forward(float *y, uint8_t *mask, const float *x, int n, size_t 
     fer_team_run(workers < n ? workers : (n > 0 ? n : 1), forward_worker, &j);
 }
 
+/* The backward usually runs in place (dx over dy); through aliasing
+   pointers GCC's overlap check fails and the loop runs scalar, branching
+   on a random mask. Restrict loops for both cases, with keep_or_zero,
+   vectorize. */
+static void drop_over(float *restrict d, const uint8_t *restrict kept, float scale, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = keep_or_zero(d[i] * scale, kept[i]);
+}
+
+static void drop_into(float *restrict dx, const float *restrict dy, const uint8_t *restrict kept, float scale,
+                      size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dx[i] = keep_or_zero(dy[i] * scale, kept[i]);
+}
+
 static void backward_worker(void *ctx, int worker, int workers)
 {
     const dropout_job *j = ctx;
     size_t lo, hi;
     fer_team_share(j->count, worker, workers, &lo, &hi);
-    for (size_t i = lo; i < hi; i++)
-        j->out[i] = j->kept[i] ? j->in[i] * j->scale : 0.0f;
+    if (j->out == j->in)
+        drop_over(j->out + lo, j->kept + lo, j->scale, hi - lo);
+    else
+        drop_into(j->out + lo, j->in + lo, j->kept + lo, j->scale, hi - lo);
 }
 
 void fer_dropout_backward(float *dx, const float *dy, const uint8_t *mask, int n, size_t per_sample,

@@ -21,6 +21,7 @@
 
 #include "team.h"
 #include "vector_clones.h"
+#include "winograd_gemm.h"
 
 #include <cblas.h>
 #include <stdatomic.h>
@@ -277,7 +278,36 @@ typedef struct {
     const float *in;
     size_t count;
     int flip;
+    int pack;      /* write u in fer_wgemm's packed form */
+    int cin, cout; /* the flat block is cin x cout */
 } kernel_job;
+
+/* Writes len transformed floats from flat position p (of the cin x cout
+   block) to element block dst in the packed form of the GEMM's B: k x n =
+   cin x cout for the forward, cout x cin (transposed) when flipped for the
+   input gradient. Runs along a row of the flat block go to one panel row
+   (forward) or down one panel column (flipped). */
+static void pack_run(float *dst, const float *src, size_t p, int len, const kernel_job *j)
+{
+    const int cols = j->cout;
+    for (int i = 0; i < len;) {
+        int r = (int)((p + (size_t)i) / (size_t)cols), c = (int)((p + (size_t)i) % (size_t)cols);
+        int seg = len - i < cols - c ? len - i : cols - c;
+        if (j->flip) {
+            for (int t = 0; t < seg; t++)
+                dst[fer_wgemm_packed_at(c + t, r, j->cin, j->cout)] = src[i + t];
+            i += seg;
+            continue;
+        }
+        while (seg > 0) {
+            int run = 32 - c % 32 < seg ? 32 - c % 32 : seg;
+            memcpy(dst + fer_wgemm_packed_at(r, c, j->cout, j->cin), src + i, (size_t)run * sizeof *dst);
+            c += run;
+            i += run;
+            seg -= run;
+        }
+    }
+}
 
 /* Kernel blocks [*p0, *p1) (floats of the flat block) of this worker. */
 static void kernel_share(size_t count, int worker, int workers, size_t *p0, size_t *p1)
@@ -308,8 +338,16 @@ FER_VECTOR_CLONES static void kernel_transform_worker(void *ctx, int worker, int
                g[0][c], g[1][c], g[2][c], len);
         for (int a = 0; a < TILE; a++) {
             float *o = u + (size_t)TILE * a * count + p;
-            g8(o, o + count, o + 2 * count, o + 3 * count, o + 4 * count, o + 5 * count, o + 6 * count,
-               o + 7 * count, tmp[3 * a], tmp[3 * a + 1], tmp[3 * a + 2], len);
+            if (!j->pack) {
+                g8(o, o + count, o + 2 * count, o + 3 * count, o + 4 * count, o + 5 * count, o + 6 * count,
+                   o + 7 * count, tmp[3 * a], tmp[3 * a + 1], tmp[3 * a + 2], len);
+                continue;
+            }
+            float row[TILE][KERNEL_BLOCK];
+            g8(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], tmp[3 * a], tmp[3 * a + 1],
+               tmp[3 * a + 2], len);
+            for (int b = 0; b < TILE; b++)
+                pack_run(u + (size_t)(TILE * a + b) * count, row[b], p, len, j);
         }
     }
 }
@@ -342,16 +380,18 @@ FER_VECTOR_CLONES static void kernel_gradient_worker(void *ctx, int worker, int 
 }
 
 /* Kernel transforms shared out by blocks: each output float depends on its
-   own column of the kernel only. */
-static void kernel_transform(float *u, const float *k, size_t count, int flip)
+   own column of the kernel only. pack: see kernel_job. */
+static void kernel_transform(float *u, const float *k, const fer_conv_dims *d, int flip, int pack)
 {
-    kernel_job j = {u, k, count, flip};
+    size_t count = (size_t)d->ci * d->co;
+    kernel_job j = {
+        .out = u, .in = k, .count = count, .flip = flip, .pack = pack, .cin = d->ci, .cout = d->co};
     fer_team_run(fer_team_for(count, KERNEL_MIN_EACH), kernel_transform_worker, &j);
 }
 
 static void kernel_gradient(float *dk, const float *du, size_t count)
 {
-    kernel_job j = {dk, du, count, 0};
+    kernel_job j = {.out = dk, .in = du, .count = count};
     fer_team_run(fer_team_for(count, KERNEL_MIN_EACH), kernel_gradient_worker, &j);
 }
 
@@ -497,6 +537,7 @@ typedef struct {
     const float *in, *u, *bias, *zero;
     const wino_grid *g;
     int u_trans, relu, mask_old;
+    int packed; /* u in fer_wgemm's packed form */
     float *region;
     size_t chunk;           /* tiles per chunk */
     size_t block;           /* floats per element block */
@@ -512,9 +553,14 @@ static void correlate_row(const correlate_job *j, float *s, int a, size_t nt)
     const size_t uel = (size_t)g->cin * g->cout;
     for (int b = 0; b < TILE; b++) {
         size_t first = (size_t)(TILE + 1) * a + b;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, j->u_trans ? CblasTrans : CblasNoTrans, (int)nt, g->cout,
-                    g->cin, 1.0f, s + (first + 1) * j->block, g->cin, j->u + (size_t)(TILE * a + b) * uel,
-                    j->u_trans ? g->cin : g->cout, 0.0f, s + first * j->block, g->cout);
+        const float *u = j->u + (size_t)(TILE * a + b) * uel, *v = s + (first + 1) * j->block;
+        if (j->packed)
+            fer_wgemm_packed(s + first * j->block, (size_t)g->cout, v, (size_t)g->cin, u, (int)nt, g->cout,
+                             g->cin);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, j->u_trans ? CblasTrans : CblasNoTrans, (int)nt, g->cout,
+                        g->cin, 1.0f, v, g->cin, u, j->u_trans ? g->cin : g->cout, 0.0f, s + first * j->block,
+                        g->cout);
     }
 }
 
@@ -588,6 +634,7 @@ static void correlate(float *out, const float *in, const wino_grid *g, const flo
                        .u_trans = u_trans,
                        .relu = relu,
                        .mask_old = mask_old,
+                       .packed = fer_wgemm_own_kernel(g->cout),
                        .region = s->region,
                        .chunk = s->chunk,
                        .block = s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout),
@@ -601,7 +648,7 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
 {
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
-    kernel_transform(s.u, k, (size_t)d->ci * d->co, 0);
+    kernel_transform(s.u, k, d, 0, fer_wgemm_own_kernel(g.cout));
     correlate(y, x, &g, s.u, 0, b, relu, 0, &s);
 }
 
@@ -685,7 +732,7 @@ void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x
     if (dx) {
         /* dx[r][c][i] = sum dy[r + a - pad'][c + b - pad'][o] k[2 - a][2 - b][i][o], pad' = 2 - pad. */
         wino_grid g = grid_of(d->n, d->ho, d->wo, d->co, d->h, d->w, d->ci, 2 - d->pad);
-        kernel_transform(s.u, k, (size_t)d->ci * d->co, 1);
+        kernel_transform(s.u, k, d, 1, fer_wgemm_own_kernel(g.cout));
         correlate(dx, dy, &g, s.u, 1, NULL, 0, dx_mask, &s);
     }
 }

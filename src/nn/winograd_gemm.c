@@ -1,0 +1,138 @@
+#include "winograd_gemm.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+
+enum { MR = 14 }; /* rows per tile: 14 x 2 accumulators, 2 registers for B, 1 for A */
+
+/* c[0..rows) x [0..16 NV) = a's rows times a panel of B (k rows of 16 NV
+   floats). With rows and NV constant (always inlined into the switches
+   below), the accumulators live in registers. */
+#define TILE_BODY(NV)                                                                                        \
+    __m512 acc[MR][NV];                                                                                      \
+    for (int r = 0; r < rows; r++)                                                                           \
+        for (int v = 0; v < NV; v++)                                                                         \
+            acc[r][v] = _mm512_setzero_ps();                                                                 \
+    for (int p = 0; p < k; p++) {                                                                            \
+        __m512 bv[NV];                                                                                       \
+        for (int v = 0; v < NV; v++)                                                                         \
+            bv[v] = _mm512_loadu_ps(b + (size_t)p * 16 * NV + 16 * v);                                       \
+        for (int r = 0; r < rows; r++) {                                                                     \
+            __m512 av = _mm512_set1_ps(a[(size_t)r * lda + p]);                                              \
+            for (int v = 0; v < NV; v++)                                                                     \
+                acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);                                           \
+        }                                                                                                    \
+    }                                                                                                        \
+    for (int r = 0; r < rows; r++)                                                                           \
+        for (int v = 0; v < NV; v++)                                                                         \
+            _mm512_storeu_ps(c + (size_t)r * ldc + 16 * v, acc[r][v]);
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile2(float *c, size_t ldc, const float *a, size_t lda, const float *b, int k, const int rows)
+{
+    TILE_BODY(2)
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile1(float *c, size_t ldc, const float *a, size_t lda, const float *b, int k, const int rows)
+{
+    TILE_BODY(1)
+}
+
+/* One instance per row count, so that every loop above has constant bounds. */
+#define ROWS_CASES(F)                                                                                        \
+    switch (rows) {                                                                                          \
+    case 14:                                                                                                 \
+        F(14);                                                                                               \
+        break;                                                                                               \
+    case 13:                                                                                                 \
+        F(13);                                                                                               \
+        break;                                                                                               \
+    case 12:                                                                                                 \
+        F(12);                                                                                               \
+        break;                                                                                               \
+    case 11:                                                                                                 \
+        F(11);                                                                                               \
+        break;                                                                                               \
+    case 10:                                                                                                 \
+        F(10);                                                                                               \
+        break;                                                                                               \
+    case 9:                                                                                                  \
+        F(9);                                                                                                \
+        break;                                                                                               \
+    case 8:                                                                                                  \
+        F(8);                                                                                                \
+        break;                                                                                               \
+    case 7:                                                                                                  \
+        F(7);                                                                                                \
+        break;                                                                                               \
+    case 6:                                                                                                  \
+        F(6);                                                                                                \
+        break;                                                                                               \
+    case 5:                                                                                                  \
+        F(5);                                                                                                \
+        break;                                                                                               \
+    case 4:                                                                                                  \
+        F(4);                                                                                                \
+        break;                                                                                               \
+    case 3:                                                                                                  \
+        F(3);                                                                                                \
+        break;                                                                                               \
+    case 2:                                                                                                  \
+        F(2);                                                                                                \
+        break;                                                                                               \
+    default:                                                                                                 \
+        F(1);                                                                                                \
+        break;                                                                                               \
+    }
+
+__attribute__((target("avx512f"))) static void panel32(float *c, size_t ldc, const float *a, size_t lda,
+                                                       const float *b, int k, int rows)
+{
+#define CALL2(R) tile2(c, ldc, a, lda, b, k, R)
+    ROWS_CASES(CALL2)
+#undef CALL2
+}
+
+__attribute__((target("avx512f"))) static void panel16(float *c, size_t ldc, const float *a, size_t lda,
+                                                       const float *b, int k, int rows)
+{
+#define CALL1(R) tile1(c, ldc, a, lda, b, k, R)
+    ROWS_CASES(CALL1)
+#undef CALL1
+}
+
+int fer_wgemm_own_kernel(int n)
+{
+    return n > 0 && n % 16 == 0 && __builtin_cpu_supports("avx512f");
+}
+
+/* Panel by panel; within a panel, tiles of MR rows, so that the panel
+   (k x 32 floats) stays in cache while A streams through. */
+void fer_wgemm_packed(float *c, size_t ldc, const float *a, size_t lda, const float *packed, int m, int n,
+                      int k)
+{
+    for (int j = 0; j < n; j += 32) {
+        const float *b = packed + (size_t)j * k;
+        for (int i = 0; i < m; i += MR) {
+            int rows = m - i < MR ? m - i : MR;
+            if (n - j >= 32)
+                panel32(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b, k, rows);
+            else
+                panel16(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b, k, rows);
+        }
+    }
+}
+#else
+int fer_wgemm_own_kernel(int n)
+{
+    (void)n;
+    return 0;
+}
+
+void fer_wgemm_packed(float *c, size_t ldc, const float *a, size_t lda, const float *packed, int m, int n,
+                      int k)
+{
+    (void)c, (void)ldc, (void)a, (void)lda, (void)packed, (void)m, (void)n, (void)k;
+}
+#endif

@@ -1,0 +1,31 @@
+/* The Winograd correlation's element products, C = A B with A the tiles
+   (rows) by input channels and B a transformed kernel element, private to
+   src/nn/conv2d_winograd.c. On CPUs with AVX-512 and widths that are
+   multiples of 16, an own kernel multiplies A in place by a B that the
+   kernel transform wrote in panels (below): OpenBLAS packed the same B
+   again for every chunk of tiles, and its GEMMs ran at 55-75% of peak on
+   these thin shapes (K and N of 64 to 512, a few hundred rows). A row's
+   result depends on that row and B only, never on the thread count. */
+#ifndef FER_NN_WINOGRAD_GEMM_H
+#define FER_NN_WINOGRAD_GEMM_H
+
+#include <stddef.h>
+
+/* Whether fer_wgemm_packed runs for n columns on this CPU. */
+int fer_wgemm_own_kernel(int n);
+
+/* Where element (kk, nn) of a k x n matrix B sits in its packed form:
+   column panels of 32 (the last one 16 wide when n is an odd multiple of
+   16), each panel k rows of its width, rows contiguous. */
+static inline size_t fer_wgemm_packed_at(int kk, int nn, int n, int k)
+{
+    int base = nn - nn % 32, width = n - base < 32 ? n - base : 32;
+    return (size_t)base * (size_t)k + (size_t)kk * (size_t)width + (size_t)(nn - base);
+}
+
+/* c (m x n, row stride ldc) = a (m x k, row stride lda) * b, packed. Only
+   where fer_wgemm_own_kernel(n). */
+void fer_wgemm_packed(float *c, size_t ldc, const float *a, size_t lda, const float *packed, int m, int n,
+                      int k);
+
+#endif

@@ -293,9 +293,11 @@ static void pack_run(float *dst, const float *src, size_t p, int len, const kern
     for (int i = 0; i < len;) {
         int r = (int)((p + (size_t)i) / (size_t)cols), c = (int)((p + (size_t)i) % (size_t)cols);
         int seg = len - i < cols - c ? len - i : cols - c;
-        if (j->flip) {
+        if (j->flip) { /* down one panel column: a stride of the panel's width */
+            size_t at = fer_wgemm_packed_at(c, r, j->cin, j->cout);
+            size_t stride = fer_wgemm_packed_at(c + 1, r, j->cin, j->cout) - at;
             for (int t = 0; t < seg; t++)
-                dst[fer_wgemm_packed_at(c + t, r, j->cin, j->cout)] = src[i + t];
+                dst[at + (size_t)t * stride] = src[i + t];
             i += seg;
             continue;
         }

@@ -18,6 +18,7 @@
    depend on it, bit for bit (a rerun, or a resume with another thread
    count, computes the same step). */
 #include "../src/nn/conv2d_winograd.h"
+#include "../src/nn/winograd_gemm.h"
 #include "check.h"
 #include "fer/nn.h"
 #include "fer/rng.h"
@@ -145,11 +146,11 @@ static void check(int n, int h, int w, int ci, int co, int same, int relu)
     double ey = max_rel(y, r.y, r.y_mag, ny, relu), ex = max_rel(dx, r.dx, r.dx_mag, nx, 0),
            ek = max_rel(dk, r.dk, r.dk_mag, nk, 0), eb = max_rel(db, r.db, r.db_mag, (size_t)co, 0);
     int tiles = n * ((d.ho + 5) / 6) * ((d.wo + 5) / 6);
-    printf(
-        "winograd 3x3 %s%s n=%d %dx%d ci=%d co=%d (%d output tiles, path %s): max rel err y %.1e, dx %.1e, "
-        "dk %.1e, db %.1e (tol 1e-4)\n",
-        same ? "same" : "valid", relu ? " relu" : "", n, h, w, ci, co, tiles,
-        fer_winograd_applies(&d) ? "winograd" : "im2col", ey, ex, ek, eb);
+    printf("winograd 3x3 %s%s n=%d %dx%d ci=%d co=%d (%d output tiles, path %s, own GEMM %s): max rel err y "
+           "%.1e, dx %.1e, dk %.1e, db %.1e (tol 1e-4)\n",
+           same ? "same" : "valid", relu ? " relu" : "", n, h, w, ci, co, tiles,
+           fer_winograd_applies(&d) ? "winograd" : "im2col", fer_wgemm_own_kernel(ci, co) ? "yes" : "no", ey,
+           ex, ek, eb);
     CHECK(fer_winograd_applies(&d));
     CHECK(ey < 1e-4 && ex < 1e-4 && ek < 1e-4 && eb < 1e-4);
 
@@ -225,12 +226,13 @@ static void check(int n, int h, int w, int ci, int co, int same, int relu)
 int main(void)
 {
     check(2, 6, 6, 16, 16, 1, 0);
-    check(2, 7, 5, 16, 24, 1, 1);    /* odd sizes: partial blocks */
-    check(3, 9, 8, 24, 16, 0, 0);    /* valid: output 7x6 */
-    check(1, 12, 12, 32, 48, 0, 1);  /* valid, like conv2d_1 (12x12 -> 10x10) */
-    check(1, 1, 1, 16, 16, 1, 1);    /* one pixel: every tap but the centre is padding */
-    check(3, 45, 43, 32, 16, 1, 1);  /* 192 tiles in 4 chunks (a quarter each) */
-    check(15, 64, 64, 16, 16, 1, 1); /* 1,815 tiles in chunks of 256, 2 kernel-gradient chunks */
-    check(4, 54, 54, 16, 160, 1, 1); /* 160 channels: the team shares chunks, 324 tiles in 2 */
+    check(2, 7, 5, 16, 24, 1, 1);     /* odd sizes: partial blocks */
+    check(3, 9, 8, 24, 16, 0, 0);     /* valid: output 7x6 */
+    check(1, 12, 12, 32, 48, 0, 1);   /* valid, like conv2d_1 (12x12 -> 10x10) */
+    check(1, 1, 1, 16, 16, 1, 1);     /* one pixel: every tap but the centre is padding */
+    check(3, 45, 43, 32, 16, 1, 1);   /* 192 tiles in 4 chunks (a quarter each) */
+    check(15, 64, 64, 16, 16, 1, 1);  /* 1,815 tiles in chunks of 256, 2 kernel-gradient chunks */
+    check(4, 54, 54, 16, 160, 1, 1);  /* 160 channels: the team shares chunks, 324 tiles in 2 */
+    check(2, 30, 30, 128, 144, 1, 1); /* 128+ channels: the own GEMM (AVX-512), a 16-wide panel, 50 tiles */
     return check_report("test_nn_winograd");
 }

@@ -636,7 +636,7 @@ static void correlate(float *out, const float *in, const wino_grid *g, const flo
                        .u_trans = u_trans,
                        .relu = relu,
                        .mask_old = mask_old,
-                       .packed = fer_wgemm_own_kernel(g->cout),
+                       .packed = fer_wgemm_own_kernel(g->cin, g->cout),
                        .region = s->region,
                        .chunk = s->chunk,
                        .block = s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout),
@@ -650,7 +650,7 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
 {
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
-    kernel_transform(s.u, k, d, 0, fer_wgemm_own_kernel(g.cout));
+    kernel_transform(s.u, k, d, 0, fer_wgemm_own_kernel(g.cin, g.cout));
     correlate(y, x, &g, s.u, 0, b, relu, 0, &s);
 }
 
@@ -734,7 +734,7 @@ void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x
     if (dx) {
         /* dx[r][c][i] = sum dy[r + a - pad'][c + b - pad'][o] k[2 - a][2 - b][i][o], pad' = 2 - pad. */
         wino_grid g = grid_of(d->n, d->ho, d->wo, d->co, d->h, d->w, d->ci, 2 - d->pad);
-        kernel_transform(s.u, k, d, 1, fer_wgemm_own_kernel(g.cout));
+        kernel_transform(s.u, k, d, 1, fer_wgemm_own_kernel(g.cin, g.cout));
         correlate(dx, dy, &g, s.u, 1, NULL, 0, dx_mask, &s);
     }
 }

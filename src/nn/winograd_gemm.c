@@ -102,9 +102,9 @@ __attribute__((target("avx512f"))) static void panel16(float *c, size_t ldc, con
 #undef CALL1
 }
 
-int fer_wgemm_own_kernel(int n)
+int fer_wgemm_own_kernel(int k, int n)
 {
-    return n > 0 && n % 16 == 0 && __builtin_cpu_supports("avx512f");
+    return k >= 128 && n >= 128 && n % 16 == 0 && __builtin_cpu_supports("avx512f");
 }
 
 /* Panel by panel; within a panel, tiles of MR rows, so that the panel
@@ -124,9 +124,9 @@ void fer_wgemm_packed(float *c, size_t ldc, const float *a, size_t lda, const fl
     }
 }
 #else
-int fer_wgemm_own_kernel(int n)
+int fer_wgemm_own_kernel(int k, int n)
 {
-    (void)n;
+    (void)k, (void)n;
     return 0;
 }
 

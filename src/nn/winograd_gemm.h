@@ -4,15 +4,18 @@
    multiples of 16, an own kernel multiplies A in place by a B that the
    kernel transform wrote in panels (below): OpenBLAS packed the same B
    again for every chunk of tiles, and its GEMMs ran at 55-75% of peak on
-   these thin shapes (K and N of 64 to 512, a few hundred rows). A row's
+   these thin shapes (K and N of 128 to 512, a few hundred rows). A row's
    result depends on that row and B only, never on the thread count. */
 #ifndef FER_NN_WINOGRAD_GEMM_H
 #define FER_NN_WINOGRAD_GEMM_H
 
 #include <stddef.h>
 
-/* Whether fer_wgemm_packed runs for n columns on this CPU. */
-int fer_wgemm_own_kernel(int n);
+/* Whether fer_wgemm_packed runs for a k x n B on this CPU. Below 128 rows
+   or columns OpenBLAS's small-matrix kernel (which packs nothing) was as
+   fast or faster (block1_conv2, 64 x 64: 35.5 against 37.5 ms per batch of
+   64); at 128 and more the own kernel gained 7-10% per layer. */
+int fer_wgemm_own_kernel(int k, int n);
 
 /* Where element (kk, nn) of a k x n matrix B sits in its packed form:
    column panels of 32 (the last one 16 wide when n is an odd multiple of

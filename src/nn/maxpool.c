@@ -64,26 +64,32 @@ void fer_maxpool2_forward(float *y, const float *x, int n, int h, int w, int c)
     fer_team_run(team_for_images(n), forward_worker, &j);
 }
 
-/* Routes the window's gradient g to the first of its elements (row-major
-   order) equal to the forward maximum m; every element of the window is
-   written. Branch-free and restrict (dx, x, y and dy never overlap), so the
-   channel loop vectorizes: with ten plain pointers GCC gave up on its
-   run-time overlap checks and ran it scalar, 8x slower than the forward. */
+/* Routes the window's gradient g to the first of its elements x0..x3
+   (row-major order) equal to the forward maximum m; every element of the
+   window is written. Branch-free, so that the channel loops below
+   vectorize. */
+static inline void route(float *o0, float *o1, float *o2, float *o3, float x0, float x1, float x2, float x3,
+                         float m, float g)
+{
+    int t0 = x0 == m, t1 = x1 == m, t2 = x2 == m, t3 = x3 == m;
+    *o0 = t0 ? g : 0.0f;
+    g = t0 ? 0.0f : g;
+    *o1 = t1 ? g : 0.0f;
+    g = t1 ? 0.0f : g;
+    *o2 = t2 ? g : 0.0f;
+    g = t2 ? 0.0f : g;
+    *o3 = t3 ? g : 0.0f;
+}
+
+/* route over a window's channels. Restrict (dx, x, y and dy never
+   overlap): with ten plain pointers GCC gave up on its run-time overlap
+   checks and ran the loop scalar, 8x slower than the forward. */
 static void route_window(float *restrict d0, float *restrict d1, float *restrict d2, float *restrict d3,
                          const float *restrict x0, const float *restrict x1, const float *restrict x2,
                          const float *restrict x3, const float *restrict m, const float *restrict dy, int c)
 {
-    for (int e = 0; e < c; e++) {
-        float g = dy[e];
-        int t0 = x0[e] == m[e], t1 = x1[e] == m[e], t2 = x2[e] == m[e], t3 = x3[e] == m[e];
-        d0[e] = t0 ? g : 0.0f;
-        g = t0 ? 0.0f : g;
-        d1[e] = t1 ? g : 0.0f;
-        g = t1 ? 0.0f : g;
-        d2[e] = t2 ? g : 0.0f;
-        g = t2 ? 0.0f : g;
-        d3[e] = t3 ? g : 0.0f;
-    }
+    for (int e = 0; e < c; e++)
+        route(&d0[e], &d1[e], &d2[e], &d3[e], x0[e], x1[e], x2[e], x3[e], m[e], dy[e]);
 }
 
 /* route_window over the pooled input itself: each element is read before
@@ -92,17 +98,8 @@ static void route_window_in_place(float *restrict p0, float *restrict p1, float 
                                   float *restrict p3, const float *restrict m, const float *restrict dy,
                                   int c)
 {
-    for (int e = 0; e < c; e++) {
-        float g = dy[e];
-        int t0 = p0[e] == m[e], t1 = p1[e] == m[e], t2 = p2[e] == m[e], t3 = p3[e] == m[e];
-        p0[e] = t0 ? g : 0.0f;
-        g = t0 ? 0.0f : g;
-        p1[e] = t1 ? g : 0.0f;
-        g = t1 ? 0.0f : g;
-        p2[e] = t2 ? g : 0.0f;
-        g = t2 ? 0.0f : g;
-        p3[e] = t3 ? g : 0.0f;
-    }
+    for (int e = 0; e < c; e++)
+        route(&p0[e], &p1[e], &p2[e], &p3[e], p0[e], p1[e], p2[e], p3[e], m[e], dy[e]);
 }
 
 /* The ReLU mask below a pooling: its routed element is the window's maximum,

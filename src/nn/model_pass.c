@@ -395,8 +395,8 @@ static void backward_layer(fer_model *m, int l, float *dy, float *dx, int n, con
     size_t out = fer_layer_out_size(L);
     switch (L->cfg.type) {
     case FER_LAYER_CONV2D: {
-        /* dy over this layer's own output: the pooling above masked it
-           (pool_over_input). */
+        /* dy over this layer's own output was masked by whoever put it
+           there (pool_over_input, seeds_own_output). */
         int relu = L->cfg.relu && dy != y;
         float *dk = trainable ? fer_model_weight_grad(m, l, 0) : NULL;
         float *db = trainable ? fer_model_weight_grad(m, l, 1) : NULL;

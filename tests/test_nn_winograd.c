@@ -226,13 +226,15 @@ static void check(int n, int h, int w, int ci, int co, int same, int relu)
 int main(void)
 {
     check(2, 6, 6, 16, 16, 1, 0);
-    check(2, 7, 5, 16, 24, 1, 1);     /* odd sizes: partial blocks */
-    check(3, 9, 8, 24, 16, 0, 0);     /* valid: output 7x6 */
-    check(1, 12, 12, 32, 48, 0, 1);   /* valid, like conv2d_1 (12x12 -> 10x10) */
-    check(1, 1, 1, 16, 16, 1, 1);     /* one pixel: every tap but the centre is padding */
-    check(3, 45, 43, 32, 16, 1, 1);   /* 192 tiles in 4 chunks (a quarter each) */
-    check(15, 64, 64, 16, 16, 1, 1);  /* 1,815 tiles in chunks of 256, 2 kernel-gradient chunks */
-    check(4, 54, 54, 16, 160, 1, 1);  /* 160 channels: the team shares chunks, 324 tiles in 2 */
-    check(2, 30, 30, 128, 144, 1, 1); /* 128+ channels: the own GEMM (AVX-512), a 16-wide panel, 50 tiles */
+    check(2, 7, 5, 16, 24, 1, 1);    /* odd sizes: partial blocks */
+    check(3, 9, 8, 24, 16, 0, 0);    /* valid: output 7x6 */
+    check(1, 12, 12, 32, 48, 0, 1);  /* valid, like conv2d_1 (12x12 -> 10x10) */
+    check(1, 1, 1, 16, 16, 1, 1);    /* one pixel: every tap but the centre is padding */
+    check(3, 45, 43, 32, 16, 1, 1);  /* 192 tiles in 4 chunks (a quarter each) */
+    check(15, 64, 64, 16, 16, 1, 1); /* 1,815 tiles in chunks of 256, 2 kernel-gradient chunks */
+    check(4, 54, 54, 16, 160, 1, 1); /* 160 channels: the team shares chunks, 324 tiles in 2 */
+    /* 128+ channels: the own GEMM (AVX-512), a 16-wide panel; 75 tiles in
+       chunks of 19, so a full 14-row tile and a partial one. */
+    check(3, 30, 30, 128, 144, 1, 1);
     return check_report("test_nn_winograd");
 }

@@ -67,6 +67,11 @@ typedef struct {
     size_t grad_chunk; /* tiles per kernel-gradient chunk */
 } wino_space;
 
+/* How a correlation's transformed kernel u is laid out, per element: as
+   the GEMM's B (cin x cout), as its transpose (the flipped kernel of the
+   input gradient, cout x cin), or in fer_wgemm's packed panels of B. */
+typedef enum { KERNEL_PLAIN, KERNEL_TRANSPOSED, KERNEL_PACKED } kernel_form;
+
 int fer_winograd_applies(const fer_conv_dims *d)
 {
     return d->k == 3 && d->ci >= WINO_MIN_CHANNELS && d->co >= WINO_MIN_CHANNELS && d->ho > 0 && d->wo > 0;
@@ -302,7 +307,7 @@ static void pack_run(float *dst, const float *src, size_t p, int len, const kern
             continue;
         }
         while (seg > 0) {
-            int run = 32 - c % 32 < seg ? 32 - c % 32 : seg;
+            int left = FER_WGEMM_PANEL - c % FER_WGEMM_PANEL, run = left < seg ? left : seg;
             memcpy(dst + fer_wgemm_packed_at(r, c, j->cout, j->cin), src + i, (size_t)run * sizeof *dst);
             c += run;
             i += run;
@@ -381,14 +386,19 @@ FER_VECTOR_CLONES static void kernel_gradient_worker(void *ctx, int worker, int 
     }
 }
 
-/* Kernel transforms shared out by blocks: each output float depends on its
-   own column of the kernel only. pack: see kernel_job. */
-static void kernel_transform(float *u, const float *k, const fer_conv_dims *d, int flip, int pack)
+/* Transforms k (flipped for the input gradient) into u for a correlation
+   over g, packed when fer_wgemm takes g's products, and returns the form
+   it wrote. Shared out by blocks: each output float depends on its own
+   column of the kernel only. */
+static kernel_form kernel_transform(float *u, const float *k, const fer_conv_dims *d, const wino_grid *g,
+                                    int flip)
 {
     size_t count = (size_t)d->ci * d->co;
+    int pack = fer_wgemm_own_kernel(g->cin, g->cout);
     kernel_job j = {
         .out = u, .in = k, .count = count, .flip = flip, .pack = pack, .cin = d->ci, .cout = d->co};
     fer_team_run(fer_team_for(count, KERNEL_MIN_EACH), kernel_transform_worker, &j);
+    return pack ? KERNEL_PACKED : flip ? KERNEL_TRANSPOSED : KERNEL_PLAIN;
 }
 
 static void kernel_gradient(float *dk, const float *du, size_t count)
@@ -538,8 +548,8 @@ typedef struct {
     float *out;
     const float *in, *u, *bias, *zero;
     const wino_grid *g;
-    int u_trans, relu, mask_old;
-    int packed; /* u in fer_wgemm's packed form */
+    kernel_form form;
+    int relu, mask_old;
     float *region;
     size_t chunk;           /* tiles per chunk */
     size_t block;           /* floats per element block */
@@ -556,12 +566,13 @@ static void correlate_row(const correlate_job *j, float *s, int a, size_t nt)
     for (int b = 0; b < TILE; b++) {
         size_t first = (size_t)(TILE + 1) * a + b;
         const float *u = j->u + (size_t)(TILE * a + b) * uel, *v = s + (first + 1) * j->block;
-        if (j->packed)
+        int trans = j->form == KERNEL_TRANSPOSED;
+        if (j->form == KERNEL_PACKED)
             fer_wgemm_packed(s + first * j->block, (size_t)g->cout, v, (size_t)g->cin, u, (int)nt, g->cout,
                              g->cin);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, j->u_trans ? CblasTrans : CblasNoTrans, (int)nt, g->cout,
-                        g->cin, 1.0f, v, g->cin, u, j->u_trans ? g->cin : g->cout, 0.0f, s + first * j->block,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans ? CblasTrans : CblasNoTrans, (int)nt, g->cout,
+                        g->cin, 1.0f, v, g->cin, u, trans ? g->cin : g->cout, 0.0f, s + first * j->block,
                         g->cout);
     }
 }
@@ -613,10 +624,9 @@ static void own_worker(void *ctx, int worker, int workers)
     }
 }
 
-/* out = correlate(in, kernel) over g, with u the transformed kernel: per
-   element cin x cout, or cout x cin when u_trans is set. bias NULL: none.
-   mask_old: see output_tile. */
-static void correlate(float *out, const float *in, const wino_grid *g, const float *u, int u_trans,
+/* out = correlate(in, kernel) over g, with u the transformed kernel laid
+   out as form says. bias NULL: none. mask_old: see output_tile. */
+static void correlate(float *out, const float *in, const wino_grid *g, const float *u, kernel_form form,
                       const float *bias, int relu, int mask_old, const wino_space *s)
 {
     size_t workers = (size_t)fer_team_size(), chunks = (g->tiles + s->chunk - 1) / s->chunk;
@@ -633,10 +643,9 @@ static void correlate(float *out, const float *in, const wino_grid *g, const flo
                        .bias = bias,
                        .zero = s->zero,
                        .g = g,
-                       .u_trans = u_trans,
+                       .form = form,
                        .relu = relu,
                        .mask_old = mask_old,
-                       .packed = fer_wgemm_own_kernel(g->cin, g->cout),
                        .region = s->region,
                        .chunk = s->chunk,
                        .block = s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout),
@@ -650,8 +659,7 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
 {
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
-    kernel_transform(s.u, k, d, 0, fer_wgemm_own_kernel(g.cin, g.cout));
-    correlate(y, x, &g, s.u, 0, b, relu, 0, &s);
+    correlate(y, x, &g, s.u, kernel_transform(s.u, k, d, &g, 0), b, relu, 0, &s);
 }
 
 /* ---- the kernel-gradient pass -------------------------------------------------
@@ -734,7 +742,6 @@ void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x
     if (dx) {
         /* dx[r][c][i] = sum dy[r + a - pad'][c + b - pad'][o] k[2 - a][2 - b][i][o], pad' = 2 - pad. */
         wino_grid g = grid_of(d->n, d->ho, d->wo, d->co, d->h, d->w, d->ci, 2 - d->pad);
-        kernel_transform(s.u, k, d, 1, fer_wgemm_own_kernel(g.cin, g.cout));
-        correlate(dx, dy, &g, s.u, 1, NULL, 0, dx_mask, &s);
+        correlate(dx, dy, &g, s.u, kernel_transform(s.u, k, d, &g, 1), NULL, 0, dx_mask, &s);
     }
 }

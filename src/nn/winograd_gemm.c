@@ -108,15 +108,15 @@ int fer_wgemm_own_kernel(int k, int n)
 }
 
 /* Panel by panel; within a panel, tiles of MR rows, so that the panel
-   (k x 32 floats) stays in cache while A streams through. */
+   (k x FER_WGEMM_PANEL floats) stays in cache while A streams through. */
 void fer_wgemm_packed(float *c, size_t ldc, const float *a, size_t lda, const float *packed, int m, int n,
                       int k)
 {
-    for (int j = 0; j < n; j += 32) {
+    for (int j = 0; j < n; j += FER_WGEMM_PANEL) {
         const float *b = packed + (size_t)j * k;
         for (int i = 0; i < m; i += MR) {
             int rows = m - i < MR ? m - i : MR;
-            if (n - j >= 32)
+            if (n - j >= FER_WGEMM_PANEL)
                 panel32(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b, k, rows);
             else
                 panel16(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b, k, rows);

@@ -17,12 +17,14 @@
    64); at 128 and more the own kernel gained 7-10% per layer. */
 int fer_wgemm_own_kernel(int k, int n);
 
+enum { FER_WGEMM_PANEL = 32 }; /* columns of a packed panel of B */
+
 /* Where element (kk, nn) of a k x n matrix B sits in its packed form:
-   column panels of 32 (the last one 16 wide when n is an odd multiple of
-   16), each panel k rows of its width, rows contiguous. */
+   column panels of FER_WGEMM_PANEL (the last one 16 wide when n is an odd
+   multiple of 16), each panel k rows of its width, rows contiguous. */
 static inline size_t fer_wgemm_packed_at(int kk, int nn, int n, int k)
 {
-    int base = nn - nn % 32, width = n - base < 32 ? n - base : 32;
+    int base = nn - nn % FER_WGEMM_PANEL, width = n - base < FER_WGEMM_PANEL ? n - base : FER_WGEMM_PANEL;
     return (size_t)base * (size_t)k + (size_t)kk * (size_t)width + (size_t)(nn - base);
 }
 

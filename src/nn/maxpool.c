@@ -11,7 +11,6 @@
 typedef struct {
     float *out;
     const float *dy, *x, *y; /* x NULL: backward in place over out */
-    float *masked;           /* dy, when a ReLU mask is applied to it first */
     int n, h, w, c;
 } pool_job;
 
@@ -102,15 +101,6 @@ static void route_window_in_place(float *restrict p0, float *restrict p1, float 
         route(&p0[e], &p1[e], &p2[e], &p3[e], p0[e], p1[e], p2[e], p3[e], m[e], dy[e]);
 }
 
-/* The ReLU mask below a pooling: its routed element is the window's maximum,
-   so the gradient survives where that is positive. A separate pass: folded
-   into the routing, the select stopped GCC's vectorizer. */
-static void mask_by_max(float *restrict dy, const float *restrict y, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-}
-
 /* x NULL: in place over dx, which holds the input. */
 static void pool_backward_images(float *dx, const float *dy, const float *x, const float *y, int n, int h,
                                  int w, int c)
@@ -148,8 +138,6 @@ static void backward_worker(void *ctx, int worker, int workers)
     int b0, b1;
     worker_images(j, worker, workers, &b0, &b1);
     size_t in = (size_t)j->h * j->w * j->c, out = (size_t)(j->h / 2) * (j->w / 2) * j->c;
-    if (j->masked)
-        mask_by_max(j->masked + b0 * out, j->y + b0 * out, (size_t)(b1 - b0) * out);
     pool_backward_images(j->out + b0 * in, j->dy + b0 * out, j->x ? j->x + b0 * in : NULL, j->y + b0 * out,
                          b1 - b0, j->h, j->w, j->c);
 }
@@ -164,7 +152,11 @@ void fer_maxpool2_backward(float *dx, const float *dy, const float *x, const flo
 void fer_maxpool2_backward_in_place(float *x_dx, float *dy, const float *y, int n, int h, int w, int c,
                                     int relu_below)
 {
-    pool_job j = {
-        .out = x_dx, .dy = dy, .y = y, .masked = relu_below ? dy : NULL, .n = n, .h = h, .w = w, .c = c};
+    /* The ReLU mask below: a window's routed element is its maximum, so the
+       gradient survives where the pooled output is positive. A separate
+       pass: folded into the routing, the select stopped GCC's vectorizer. */
+    if (relu_below)
+        fer_relu_backward(dy, dy, y, (size_t)(n > 0 ? n : 0) * (h / 2) * (w / 2) * c);
+    pool_job j = {.out = x_dx, .dy = dy, .y = y, .n = n, .h = h, .w = w, .c = c};
     fer_team_run(team_for_images(n), backward_worker, &j);
 }

@@ -4,9 +4,12 @@
    Backward keeps no gradient buffers of its own beyond two spares: a layer's
    input gradient goes into a buffer no longer needed, its own output (every
    kind but max pooling reads it, if at all, before writing the input
-   gradient) or an output above it, else into a spare. The plan depends on
-   the layer table alone, so fer_model_reserve() sizes the spares by running
-   it, and each pass runs it again.
+   gradient), its input when that is a convolution's output nothing else
+   reads (max pooling and Winograd convolutions, applying that
+   convolution's ReLU mask as they overwrite), or an output above it, else
+   into a spare. The plan depends on the layer table alone, so
+   fer_model_reserve() sizes the spares by running it, and each pass runs
+   it again.
 
    ReLU layers run in place (their output overwrites their input's buffer)
    unless they follow a max pooling, whose backward needs its exact output:
@@ -498,8 +501,7 @@ static void backward_seeded(fer_model *m, int from, const float *dy, int stop, c
     size_t count = (size_t)m->batch->n * fer_layer_out_size(&m->layers[from]);
     float *seed = plan_buffer(m, plan[from]);
     if (seed == m->batch->act[from] && m->layers[from].cfg.relu) /* over its own output: mask it now */
-        for (size_t i = 0; i < count; i++)
-            seed[i] = seed[i] > 0.0f ? dy[i] : 0.0f;
+        fer_relu_backward(seed, dy, seed, count);
     else
         memcpy(seed, dy, count * sizeof(float));
     backward_range(m, from, plan, stop, p, input_grad);

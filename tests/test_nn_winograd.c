@@ -223,6 +223,45 @@ static void check(int n, int h, int w, int ci, int co, int same, int relu)
     free(x);
 }
 
+/* The kernel cache: the same bits as no cache; a second forward reads the
+   cached transform (zeroing it shows in y); a changed kernel is transformed
+   again. */
+static void check_cache(int n, int h, int w, int ci, int co)
+{
+    fer_conv_dims d;
+    fer_conv_dims_init(&d, n, h, w, ci, co, 3, 1);
+    const size_t nx = (size_t)n * h * w * ci, nk = (size_t)9 * ci * co, ny = (size_t)n * d.ho * d.wo * co;
+    float *x = uniform(nx, 5), *k = uniform(nk, 6), *b = uniform((size_t)co, 7);
+    float *y = malloc(ny * sizeof *y), *yc = malloc(ny * sizeof *yc);
+    float *scratch = malloc(fer_conv2d_scratch_floats(&d) * sizeof *scratch);
+    fer_conv_kernel_cache cache = {0};
+
+    fer_conv2d_forward(y, x, k, b, &d, 0, scratch);
+    fer_conv2d_forward_cached(yc, x, k, b, &d, 0, scratch, &cache);
+    int first = cache.u != NULL && !memcmp(y, yc, ny * sizeof *y);
+    memset(cache.u, 0, cache.u_floats * sizeof *cache.u);
+    fer_conv2d_forward_cached(yc, x, k, b, &d, 0, scratch, &cache);
+    int read = 1; /* a zero transform leaves the bias alone */
+    for (size_t i = 0; i < ny; i++)
+        read &= yc[i] == b[i % (size_t)co];
+    k[nk / 2] += 0.5f;
+    fer_conv2d_forward(y, x, k, b, &d, 0, scratch);
+    fer_conv2d_forward_cached(yc, x, k, b, &d, 0, scratch, &cache);
+    int renewed = !memcmp(y, yc, ny * sizeof *y);
+    printf("kernel cache n=%d %dx%d ci=%d co=%d: first forward identical to uncached %s, second reads the "
+           "cache %s, changed kernel identical to uncached %s\n",
+           n, h, w, ci, co, first ? "yes" : "no", read ? "yes" : "no", renewed ? "yes" : "no");
+    CHECK(first && read && renewed);
+
+    fer_conv_kernel_cache_free(&cache);
+    free(scratch);
+    free(yc);
+    free(y);
+    free(b);
+    free(k);
+    free(x);
+}
+
 int main(void)
 {
     check(2, 6, 6, 16, 16, 1, 0);
@@ -236,5 +275,7 @@ int main(void)
     /* 128+ channels: the own GEMM (AVX-512), a 16-wide panel; 75 tiles in
        chunks of 19, so a full 14-row tile and a partial one. */
     check(3, 30, 30, 128, 144, 1, 1);
+    check_cache(2, 9, 9, 16, 24);
+    check_cache(1, 8, 8, 128, 144); /* the packed form of the own GEMM */
     return check_report("test_nn_winograd");
 }

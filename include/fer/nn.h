@@ -37,6 +37,22 @@ void fer_conv_dims_init(fer_conv_dims *d, int n, int h, int w, int ci, int co, i
 size_t fer_conv2d_scratch_floats(const fer_conv_dims *d);
 void fer_conv2d_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
                         int relu, float *scratch);
+/* The transformed form of a kernel that stays the same from one forward
+   pass to the next (a frozen layer's): kept with a copy of the kernel it
+   came from, so a forward transforms again only when the kernel differs
+   from the copy. Zero-initialize it; it owns its two buffers. */
+typedef struct {
+    float *k, *u;
+    size_t k_floats, u_floats;
+    int form; /* how u is laid out, private to the Winograd path */
+} fer_conv_kernel_cache;
+void fer_conv_kernel_cache_free(fer_conv_kernel_cache *c);
+/* fer_conv2d_forward that takes the transformed kernel from cache (NULL:
+   none). Results are the same bits as without it. Where no transform
+   applies, or memory for the cache runs short, it runs uncached. */
+void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const float *b,
+                               const fer_conv_dims *d, int relu, float *scratch,
+                               fer_conv_kernel_cache *cache);
 /* dy is masked in place by y > 0 when relu is set. dx, dk and db may each be
    NULL (skipped). */
 void fer_conv2d_backward(float *dx, float *dk, float *db, float *dy, const float *x, const float *k,

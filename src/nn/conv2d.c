@@ -282,8 +282,14 @@ static void forward_worker(void *ctx, int worker, int workers)
 void fer_conv2d_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
                         int relu, float *scratch)
 {
+    fer_conv2d_forward_cached(y, x, k, b, d, relu, scratch, NULL);
+}
+
+void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const float *b,
+                               const fer_conv_dims *d, int relu, float *scratch, fer_conv_kernel_cache *cache)
+{
     if (fer_winograd_applies(d)) {
-        fer_winograd_forward(y, x, k, b, d, relu, scratch);
+        fer_winograd_forward(y, x, k, b, d, relu, scratch, cache);
         return;
     }
     if (out_pixels(d) == 0)

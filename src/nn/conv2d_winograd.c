@@ -25,6 +25,7 @@
 
 #include <cblas.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -654,12 +655,45 @@ static void correlate(float *out, const float *in, const wino_grid *g, const flo
     fer_team_run((int)workers, s->shared ? shared_worker : own_worker, &j);
 }
 
+void fer_conv_kernel_cache_free(fer_conv_kernel_cache *c)
+{
+    free(c->k);
+    free(c->u);
+    memset(c, 0, sizeof *c);
+}
+
+/* The cache's transform of k, made again when k differs from its copy.
+   Returns 0 (and leaves the cache empty) when it cannot get the memory. */
+static int cached_kernel(fer_conv_kernel_cache *c, const float *k, const fer_conv_dims *d, const wino_grid *g)
+{
+    size_t kf = 9 * (size_t)d->ci * d->co, uf = ELEMS * (size_t)d->ci * d->co;
+    if (c->u && c->k_floats == kf && !memcmp(c->k, k, kf * sizeof *k))
+        return 1;
+    if (c->k_floats != kf || c->u_floats != uf) {
+        fer_conv_kernel_cache_free(c);
+        c->k = malloc(kf * sizeof *c->k);
+        c->u = malloc(uf * sizeof *c->u);
+        if (!c->k || !c->u) {
+            fer_conv_kernel_cache_free(c);
+            return 0;
+        }
+        c->k_floats = kf;
+        c->u_floats = uf;
+    }
+    memcpy(c->k, k, kf * sizeof *k);
+    c->form = (int)kernel_transform(c->u, k, d, g, 0);
+    return 1;
+}
+
 void fer_winograd_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
-                          int relu, float *scratch)
+                          int relu, float *scratch, fer_conv_kernel_cache *cache)
 {
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
-    correlate(y, x, &g, s.u, kernel_transform(s.u, k, d, &g, 0), b, relu, 0, &s);
+    if (cache && cached_kernel(cache, k, d, &g))
+        correlate(y, x, &g, cache->u, (kernel_form)cache->form, b, relu, 0, &s);
+    else
+        correlate(y, x, &g, s.u, kernel_transform(s.u, k, d, &g, 0), b, relu, 0, &s);
 }
 
 /* ---- the kernel-gradient pass -------------------------------------------------

@@ -33,6 +33,9 @@ struct fer_model_batch {
     float *spare[2]; /* activation gradients no dead output can hold */
     float *dlogits;
     float *scratch; /* convolution im2col space */
+    /* Transformed kernels of frozen convolutions, made once rather than on
+       every forward; freed when the layer becomes trainable. */
+    fer_conv_kernel_cache kernel_cache[FER_MAX_LAYERS];
     float *bn_mean[FER_MAX_LAYERS], *bn_invstd[FER_MAX_LAYERS];
     long bn_rows[FER_MAX_LAYERS];
     uint8_t *mask[FER_MAX_LAYERS];
@@ -49,6 +52,7 @@ static void batch_free(fer_model_batch *b)
         free(b->bn_mean[l]);
         free(b->bn_invstd[l]);
         free(b->mask[l]);
+        fer_conv_kernel_cache_free(&b->kernel_cache[l]);
     }
     free(b->spare[0]);
     free(b->spare[1]);
@@ -295,8 +299,13 @@ static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_
     case FER_LAYER_CONV2D: {
         fer_conv_dims d;
         conv_dims(&d, L, n);
-        fer_conv2d_forward(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), &d, L->cfg.relu,
-                           b->scratch);
+        fer_conv_kernel_cache *cache = &b->kernel_cache[l];
+        if (l >= m->first_trainable) { /* its kernel changes every step */
+            fer_conv_kernel_cache_free(cache);
+            cache = NULL;
+        }
+        fer_conv2d_forward_cached(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), &d, L->cfg.relu,
+                                  b->scratch, cache);
         break;
     }
     case FER_LAYER_MAXPOOL:

@@ -262,6 +262,47 @@ static void check_cache(int n, int h, int w, int ci, int co)
     free(x);
 }
 
+/* y and dx of a batch against those of its two halves, which go through
+   the same transforms in fewer chunks: per tile, only the chunking differs,
+   and it must not change a bit. (No reference loops: at 512 channels they
+   take most of a minute.) */
+static void check_halves(int n, int h, int w, int ci, int co)
+{
+    fer_conv_dims d, dh;
+    fer_conv_dims_init(&d, n, h, w, ci, co, 3, 1);
+    fer_conv_dims_init(&dh, n / 2, h, w, ci, co, 3, 1);
+    const size_t nx = (size_t)n * h * w * ci, nk = (size_t)9 * ci * co, ny = (size_t)n * h * w * co;
+    float *x = uniform(nx, 8), *k = uniform(nk, 9), *b = uniform((size_t)co, 10), *dy0 = uniform(ny, 11);
+    float *y = malloc(ny * sizeof *y), *yh = malloc(ny * sizeof *yh), *dy = malloc(ny * sizeof *dy);
+    float *dx = malloc(nx * sizeof *dx), *dxh = malloc(nx * sizeof *dxh);
+    float *scratch = malloc(fer_conv2d_scratch_floats(&d) * sizeof *scratch);
+
+    fer_conv2d_forward(y, x, k, b, &d, 0, scratch);
+    memcpy(dy, dy0, ny * sizeof *dy);
+    fer_conv2d_backward(dx, NULL, NULL, dy, x, k, y, &d, 0, scratch);
+    for (int half = 0; half < 2; half++) {
+        size_t xo = (size_t)half * (nx / 2), yo = (size_t)half * (ny / 2);
+        fer_conv2d_forward(yh + yo, x + xo, k, b, &dh, 0, scratch);
+        memcpy(dy + yo, dy0 + yo, ny / 2 * sizeof *dy);
+        fer_conv2d_backward(dxh + xo, NULL, NULL, dy + yo, x + xo, k, yh + yo, &dh, 0, scratch);
+    }
+    int same = !memcmp(y, yh, ny * sizeof *y) && !memcmp(dx, dxh, nx * sizeof *dx);
+    printf("halves n=%d %dx%d ci=%d co=%d (%d tiles): y and dx identical to those of two batches of %d: %s\n",
+           n, h, w, ci, co, n * ((h + 5) / 6) * ((w + 5) / 6), n / 2, same ? "yes" : "no");
+    CHECK(same);
+
+    free(scratch);
+    free(dxh);
+    free(dx);
+    free(dy);
+    free(yh);
+    free(y);
+    free(dy0);
+    free(b);
+    free(k);
+    free(x);
+}
+
 int main(void)
 {
     check(2, 6, 6, 16, 16, 1, 0);
@@ -275,7 +316,13 @@ int main(void)
     /* 128+ channels: the own GEMM (AVX-512), a 16-wide panel; 75 tiles in
        chunks of 19, so a full 14-row tile and a partial one. */
     check(3, 30, 30, 128, 144, 1, 1);
+    /* 160 channels in one shared chunk: the fused kernel transform, in the
+       forward and the input gradient (like conv2d_1). */
+    check(4, 12, 12, 128, 160, 0, 1);
+    check_halves(120, 6, 6, 128, 512); /* the fused transform over two chunks */
     check_cache(2, 9, 9, 16, 24);
-    check_cache(1, 8, 8, 128, 144); /* the packed form of the own GEMM */
+    check_cache(1, 8, 8, 128, 144);   /* the packed form of the own GEMM */
+    check_cache(1, 12, 12, 128, 160); /* uncached, the fused transform: the same bits */
+    check_cache(120, 6, 6, 128, 512); /* the same over two chunks */
     return check_report("test_nn_winograd");
 }

@@ -15,6 +15,10 @@
    (B^T d B) . (A dY A^T)] G: per element a GEMM (cin x tiles) x (tiles x
    cout), accumulated over chunks.
 
+   A correlation of one or two shared chunks (conv2d_1) transforms its
+   kernel an element at a time inside the GEMM phase instead of all at once
+   before it (fused_kernel).
+
    The transforms run over channels (contiguous in NHWC) in two 1-D passes of
    small vector functions whose restrict arguments let them vectorize. */
 #include "conv2d_winograd.h"
@@ -241,24 +245,65 @@ FER_VECTOR_INLINE void a8(float *restrict o0, float *restrict o1, float *restric
     }
 }
 
-/* G: the kernel transform. */
+/* G: the kernel transform, row a of G times the column (x0, x1, x2). One
+   expression per row, shared by g8 and g_row, so that a kernel transformed
+   whole or one element at a time has the same bits. */
+#define G_S(x0, x2) ((x0) + (x2))
+#define G_T(x0, x2) ((x0) / 90.0f + (x2) * (2.0f / 45.0f))
+#define G_V(x0, x2) ((x0) * (32.0f / 45.0f) + (x2) * (8.0f / 45.0f))
+#define G_ROW0(x0, x1, x2) (x0)
+#define G_ROW1(x0, x1, x2) (-(2.0f / 9.0f) * (G_S(x0, x2) + (x1)))
+#define G_ROW2(x0, x1, x2) (-(2.0f / 9.0f) * (G_S(x0, x2) - (x1)))
+#define G_ROW3(x0, x1, x2) (G_T(x0, x2) + (x1) / 45.0f)
+#define G_ROW4(x0, x1, x2) (G_T(x0, x2) - (x1) / 45.0f)
+#define G_ROW5(x0, x1, x2) (G_V(x0, x2) + (x1) * (16.0f / 45.0f))
+#define G_ROW6(x0, x1, x2) (G_V(x0, x2) - (x1) * (16.0f / 45.0f))
+#define G_ROW7(x0, x1, x2) (x2)
+
 FER_VECTOR_INLINE void g8(float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
                           float *restrict o4, float *restrict o5, float *restrict o6, float *restrict o7,
                           const float *restrict g0, const float *restrict g1, const float *restrict g2,
                           int len)
 {
     for (int c = 0; c < len; c++) {
-        float s = g0[c] + g2[c], t = g0[c] / 90.0f + g2[c] * (2.0f / 45.0f);
-        float v = g0[c] * (32.0f / 45.0f) + g2[c] * (8.0f / 45.0f);
-        o0[c] = g0[c];
-        o1[c] = -(2.0f / 9.0f) * (s + g1[c]);
-        o2[c] = -(2.0f / 9.0f) * (s - g1[c]);
-        o3[c] = t + g1[c] / 45.0f;
-        o4[c] = t - g1[c] / 45.0f;
-        o5[c] = v + g1[c] * (16.0f / 45.0f);
-        o6[c] = v - g1[c] * (16.0f / 45.0f);
-        o7[c] = g2[c];
+        o0[c] = G_ROW0(g0[c], g1[c], g2[c]);
+        o1[c] = G_ROW1(g0[c], g1[c], g2[c]);
+        o2[c] = G_ROW2(g0[c], g1[c], g2[c]);
+        o3[c] = G_ROW3(g0[c], g1[c], g2[c]);
+        o4[c] = G_ROW4(g0[c], g1[c], g2[c]);
+        o5[c] = G_ROW5(g0[c], g1[c], g2[c]);
+        o6[c] = G_ROW6(g0[c], g1[c], g2[c]);
+        o7[c] = G_ROW7(g0[c], g1[c], g2[c]);
     }
+}
+
+/* o = row a of G times (g0, g1, g2). */
+FER_VECTOR_INLINE void g_row(float *restrict o, const float *restrict g0, const float *restrict g1,
+                             const float *restrict g2, int a, int len)
+{
+#define G_LOOP(ROW)                                                                                          \
+    for (int c = 0; c < len; c++)                                                                            \
+        o[c] = ROW(g0[c], g1[c], g2[c]);                                                                     \
+    break
+    switch (a) {
+    case 0:
+        G_LOOP(G_ROW0);
+    case 1:
+        G_LOOP(G_ROW1);
+    case 2:
+        G_LOOP(G_ROW2);
+    case 3:
+        G_LOOP(G_ROW3);
+    case 4:
+        G_LOOP(G_ROW4);
+    case 5:
+        G_LOOP(G_ROW5);
+    case 6:
+        G_LOOP(G_ROW6);
+    default:
+        G_LOOP(G_ROW7);
+    }
+#undef G_LOOP
 }
 
 /* G^T: from the transformed kernel gradient back to 3 taps. */
@@ -548,6 +593,9 @@ FER_VECTOR_CLONES static void gradient_tile(float *w, size_t stride, const float
 typedef struct {
     float *out;
     const float *in, *u, *bias, *zero;
+    const float *k; /* fused: the raw kernel, transformed row by row (u unused) */
+    int flip;       /* fused: k flipped, for the input gradient */
+    float *own_u;   /* fused: 4 x cin x cout floats per worker, in the scratch's u */
     const wino_grid *g;
     kernel_form form;
     int relu, mask_old;
@@ -558,15 +606,80 @@ typedef struct {
     atomic_size_t next;     /* independent chunks: first tile of the next one to take */
 } correlate_job;
 
+/* Fused: row a of G g (3 x count floats in tmp), then element (a, b) of
+   G g G^T from it into u, packed. Each worker runs these on its own. */
+FER_VECTOR_CLONES static void kernel_row(float *tmp, const float *k, int a, size_t count, int flip)
+{
+    for (size_t p = 0; p < count; p += KERNEL_BLOCK) {
+        int len = count - p < KERNEL_BLOCK ? (int)(count - p) : KERNEL_BLOCK;
+        for (int c = 0; c < 3; c++) {
+            const float *g[3];
+            for (int i = 0; i < 3; i++)
+                g[i] = k + (size_t)(flip ? 3 * (2 - i) + 2 - c : 3 * i + c) * count + p;
+            g_row(tmp + (size_t)c * count + p, g[0], g[1], g[2], a, len);
+        }
+    }
+}
+
+/* The flipped element is B transposed: blocks of 32 x 32 go through a
+   transpose on the stack so that both the reads and the writes run along
+   rows. */
+FER_VECTOR_CLONES static void kernel_element_flipped(float *u, const float *tmp, int b, const kernel_job *kj)
+{
+    const size_t count = kj->count;
+    const int cin = kj->cin, cout = kj->cout, P = FER_WGEMM_PANEL;
+    float blk[FER_WGEMM_PANEL][FER_WGEMM_PANEL];
+    for (int i0 = 0; i0 < cin; i0 += P) {
+        int w = cin - i0 < P ? cin - i0 : P;
+        for (int o0 = 0; o0 < cout; o0 += P) {
+            int h = cout - o0 < P ? cout - o0 : P;
+            for (int r = 0; r < w; r++) {
+                size_t at = (size_t)(i0 + r) * cout + o0;
+                g_row(blk[r], tmp + at, tmp + count + at, tmp + 2 * count + at, b, h);
+            }
+            for (int c = 0; c < h; c++) {
+                float *dst = u + fer_wgemm_packed_at(o0 + c, i0, cin, cout);
+                for (int r = 0; r < w; r++)
+                    dst[r] = blk[r][c];
+            }
+        }
+    }
+}
+
+FER_VECTOR_CLONES static void kernel_element(float *u, const float *tmp, int b, const kernel_job *kj)
+{
+    const size_t count = kj->count;
+    if (kj->flip) {
+        kernel_element_flipped(u, tmp, b, kj);
+        return;
+    }
+    float row[KERNEL_BLOCK];
+    for (size_t p = 0; p < count; p += KERNEL_BLOCK) {
+        int len = count - p < KERNEL_BLOCK ? (int)(count - p) : KERNEL_BLOCK;
+        g_row(row, tmp + p, tmp + count + p, tmp + 2 * count + p, b, len);
+        pack_run(u, row, p, len, kj);
+    }
+}
+
 /* Row a's GEMMs in slot s: element (a, b) of the tiles times u into its
    product block. */
-static void correlate_row(const correlate_job *j, float *s, int a, size_t nt)
+static void correlate_row(const correlate_job *j, float *s, int a, size_t nt, int worker)
 {
     const wino_grid *g = j->g;
     const size_t uel = (size_t)g->cin * g->cout;
+    float *own = j->own_u + (size_t)worker * 4 * uel; /* fused: G g row, then one element */
+    kernel_job kj = {.count = uel, .flip = j->flip, .pack = 1};
+    kj.cin = j->flip ? g->cout : g->cin; /* the flat block is the unflipped kernel's cin x cout */
+    kj.cout = j->flip ? g->cin : g->cout;
+    if (j->k)
+        kernel_row(own, j->k, a, uel, j->flip);
     for (int b = 0; b < TILE; b++) {
         size_t first = (size_t)(TILE + 1) * a + b;
         const float *u = j->u + (size_t)(TILE * a + b) * uel, *v = s + (first + 1) * j->block;
+        if (j->k) {
+            kernel_element(own + 3 * uel, own, b, &kj);
+            u = own + 3 * uel;
+        }
         int trans = j->form == KERNEL_TRANSPOSED;
         if (j->form == KERNEL_PACKED)
             fer_wgemm_packed(s + first * j->block, (size_t)g->cout, v, (size_t)g->cin, u, (int)nt, g->cout,
@@ -594,7 +707,7 @@ static void correlate_chunk(const correlate_job *j, float *s, size_t t0, size_t 
     if (sync)
         fer_team_barrier_wait(sync);
     for (size_t a = r0; a < r1; a++)
-        correlate_row(j, s, (int)a, nt);
+        correlate_row(j, s, (int)a, nt, worker);
     if (sync)
         fer_team_barrier_wait(sync);
     for (size_t t = lo; t < hi; t++)
@@ -625,10 +738,31 @@ static void own_worker(void *ctx, int worker, int workers)
     }
 }
 
-/* out = correlate(in, kernel) over g, with u the transformed kernel laid
-   out as form says. bias NULL: none. mask_old: see output_tile. */
-static void correlate(float *out, const float *in, const wino_grid *g, const float *u, kernel_form form,
-                      const float *bias, int relu, int mask_old, const wino_space *s)
+/* A correlation's kernel: transformed already (u, laid out as form says),
+   or raw (k, flipped or not) for a fused correlation. */
+typedef struct {
+    const float *u;
+    kernel_form form;
+    const float *k;
+    int flip;
+} kernel_src;
+
+/* Whether the correlation over g transforms its kernel inside the GEMM
+   phase, an element at a time just before the GEMM that reads it: with one
+   shared chunk, which reads each element once. Transformed in advance,
+   the kernel is 7 times larger than k (33.5 MB for conv2d_1), so both the
+   transform's writes and the GEMMs' reads went to memory; an element
+   (512 KB there) stays in cache between the two. Only for the own GEMM,
+   which takes the kernel packed. */
+static int fused_kernel(const wino_grid *g, const wino_space *s)
+{
+    return s->shared && g->tiles <= 2 * s->chunk && fer_wgemm_own_kernel(g->cin, g->cout);
+}
+
+/* out = correlate(in, kernel) over g. bias NULL: none. mask_old: see
+   output_tile. */
+static void correlate(float *out, const float *in, const wino_grid *g, kernel_src kern, const float *bias,
+                      int relu, int mask_old, const wino_space *s)
 {
     size_t workers = (size_t)fer_team_size(), chunks = (g->tiles + s->chunk - 1) / s->chunk;
     size_t most = s->shared ? TILE : SLOTS; /* an element row or a slot each */
@@ -640,11 +774,14 @@ static void correlate(float *out, const float *in, const wino_grid *g, const flo
     fer_team_barrier_init(&sync, (int)workers);
     correlate_job j = {.out = out,
                        .in = in,
-                       .u = u,
+                       .u = kern.u,
+                       .k = kern.k,
+                       .flip = kern.flip,
+                       .own_u = s->u,
                        .bias = bias,
                        .zero = s->zero,
                        .g = g,
-                       .form = form,
+                       .form = kern.k ? KERNEL_PACKED : kern.form,
                        .relu = relu,
                        .mask_old = mask_old,
                        .region = s->region,
@@ -690,10 +827,12 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
 {
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
+    kernel_src kern = {.k = k};
     if (cache && cached_kernel(cache, k, d, &g))
-        correlate(y, x, &g, cache->u, (kernel_form)cache->form, b, relu, 0, &s);
-    else
-        correlate(y, x, &g, s.u, kernel_transform(s.u, k, d, &g, 0), b, relu, 0, &s);
+        kern = (kernel_src){.u = cache->u, .form = (kernel_form)cache->form};
+    else if (!fused_kernel(&g, &s))
+        kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, 0)};
+    correlate(y, x, &g, kern, b, relu, 0, &s);
 }
 
 /* ---- the kernel-gradient pass -------------------------------------------------
@@ -776,6 +915,9 @@ void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x
     if (dx) {
         /* dx[r][c][i] = sum dy[r + a - pad'][c + b - pad'][o] k[2 - a][2 - b][i][o], pad' = 2 - pad. */
         wino_grid g = grid_of(d->n, d->ho, d->wo, d->co, d->h, d->w, d->ci, 2 - d->pad);
-        correlate(dx, dy, &g, s.u, kernel_transform(s.u, k, d, &g, 1), NULL, 0, dx_mask, &s);
+        kernel_src kern = {.k = k, .flip = 1};
+        if (!fused_kernel(&g, &s))
+            kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, 1)};
+        correlate(dx, dy, &g, kern, NULL, 0, dx_mask, &s);
     }
 }

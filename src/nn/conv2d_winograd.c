@@ -125,10 +125,21 @@ static size_t grad_chunk_tiles(const fer_conv_dims *d)
     return clamp_chunk(REGION_FLOATS / (ELEMS * ((size_t)d->ci + (size_t)d->co)), MAX_GRAD_CHUNK, most);
 }
 
+/* Floats from one element block of a chunk to the next: whole 4 KiB pages
+   and one cache line more. The transforms touch all 64 elements of a tile
+   at once; 64 streams a whole number of pages apart fall into the same
+   few L1 cache sets and evict each other. */
+static size_t block_stride(size_t floats)
+{
+    return (floats + 1023) / 1024 * 1024 + 16;
+}
+
 static size_t region_floats(const fer_conv_dims *d)
 {
-    size_t slot = (shared_chunks(d) ? 1 : SLOTS) * SLOT_BLOCKS * chunk_tiles(d) * (size_t)max_channels(d);
-    size_t grad = ELEMS * grad_chunk_tiles(d) * ((size_t)d->ci + (size_t)d->co);
+    size_t slot =
+        (shared_chunks(d) ? 1 : SLOTS) * SLOT_BLOCKS * block_stride(chunk_tiles(d) * (size_t)max_channels(d));
+    size_t grad = ELEMS * (block_stride(grad_chunk_tiles(d) * (size_t)d->ci) +
+                           block_stride(grad_chunk_tiles(d) * (size_t)d->co));
     return slot > grad ? slot : grad;
 }
 
@@ -786,7 +797,7 @@ static void correlate(float *out, const float *in, const wino_grid *g, kernel_sr
                        .mask_old = mask_old,
                        .region = s->region,
                        .chunk = s->chunk,
-                       .block = s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout),
+                       .block = block_stride(s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout)),
                        .sync = workers > 1 ? &sync : NULL};
     atomic_init(&j.next, 0);
     fer_team_run((int)workers, s->shared ? shared_worker : own_worker, &j);
@@ -858,7 +869,7 @@ static void kernel_grad_worker(void *ctx, int worker, int workers)
     const size_t uel = (size_t)g->cin * g->cout;
     /* Elements sit at the same place in every chunk, the last (shorter) one
        included. */
-    const size_t vstride = j->chunk * g->cin, wstride = j->chunk * g->cout;
+    const size_t vstride = block_stride(j->chunk * g->cin), wstride = block_stride(j->chunk * g->cout);
     float *v = j->region, *w = v + ELEMS * vstride;
     size_t r0, r1;
     fer_team_share(TILE, worker, workers, &r0, &r1);

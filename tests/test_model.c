@@ -8,6 +8,7 @@
 #include "fer/rng.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,10 +135,87 @@ static void test_frozen_prefix_untouched(void)
     fer_model_free(&m);
 }
 
+/* One pass of the tiny model with 16-filter blocks (enough for the
+   Winograd path): logits, then (training) the gradients. */
+static void pass_once(fer_model *m, const float *x, int training, int skip, float *logits, float *grads)
+{
+    static const int labels[4] = {0, 1, 2, 3};
+    fer_pass p = {.training = training, .dropout = 1, .seed = 5, .skip_unread_outputs = skip};
+    memcpy(logits, fer_model_forward(m, x, 4, &p), 4 * (size_t)m->cfg.classes * sizeof(float));
+    if (!training)
+        return;
+    fer_model_loss(m, labels, NULL, 4, 4, NULL, NULL);
+    fer_model_backward(m, &p, NULL);
+    memcpy(grads, m->grads, m->n_params * sizeof(float));
+}
+
+/* skip_unread_outputs: the same logits and gradients, bit for bit, in a
+   frozen training pass and in an inference pass, while the convolutions
+   before a max pooling leave their own outputs unwritten (poisoned here). */
+static void test_skip_unread_outputs(void)
+{
+    fer_config c;
+    fer_model m;
+    fer_err err;
+    if (load(&c, "tiny.yaml")) {
+        CHECK(0);
+        return;
+    }
+    for (int l = 0; l < c.model.n_layers && strncmp(c.model.layers[l].name, "block", 5) == 0; l++)
+        c.model.layers[l].filters = 16;
+    if (fer_model_init(&m, &c.model, 1, &err) || fer_model_reserve(&m, 4, &err)) {
+        CHECK(0);
+        return;
+    }
+    size_t in = fer_model_input_size(&m), k = (size_t)m.cfg.classes;
+    float *x = malloc(4 * in * sizeof(float)), *stats = malloc((m.n_stats + 1) * sizeof(float));
+    float *logits[2] = {malloc(4 * k * sizeof(float)), malloc(4 * k * sizeof(float))};
+    float *grads[2] = {malloc(m.n_params * sizeof(float)), malloc(m.n_params * sizeof(float))};
+    for (size_t i = 0; i < 4 * in; i++)
+        x[i] = (float)(fer_uniform(4, i) * 2 - 1);
+    const int pooled[3] = {fer_model_find(&m, "block1_conv2"), fer_model_find(&m, "block2_conv2"),
+                           fer_model_find(&m, "block3_conv3")};
+    for (int training = 1; training >= 0; training--) {
+        fer_model_set_trainable(&m, training ? fer_model_find(&m, "batch_normalization_1") : 0);
+        memcpy(stats, m.stats, m.n_stats * sizeof(float));
+        pass_once(&m, x, training, 0, logits[0], grads[0]);
+        memcpy(m.stats, stats, m.n_stats * sizeof(float)); /* the pass moved the BatchNorm statistics */
+        size_t out[3];
+        for (int i = 0; i < 3; i++) {
+            out[i] = 4 * fer_layer_out_size(&m.layers[pooled[i]]);
+            memset(fer_model_activation(&m, pooled[i]), 0xff, out[i] * sizeof(float));
+        }
+        pass_once(&m, x, training, 1, logits[1], grads[1]);
+        int unwritten = 1;
+        for (int i = 0; i < 3; i++) {
+            const uint32_t *a = (const uint32_t *)fer_model_activation(&m, pooled[i]);
+            for (size_t e = 0; e < out[i]; e++)
+                unwritten &= a[e] == 0xffffffffu;
+        }
+        int same = !memcmp(logits[0], logits[1], 4 * k * sizeof(float)) &&
+                   (!training || !memcmp(grads[0] + m.trainable_offset, grads[1] + m.trainable_offset,
+                                         (m.n_params - m.trainable_offset) * sizeof(float)));
+        printf(
+            "skip_unread_outputs, %s pass: logits%s identical: %s; the 3 convolutions before a pooling left "
+            "their outputs unwritten: %s\n",
+            training ? "frozen training" : "inference", training ? " and gradients" : "", same ? "yes" : "no",
+            unwritten ? "yes" : "no");
+        CHECK(same && unwritten);
+    }
+    for (int i = 0; i < 2; i++) {
+        free(logits[i]);
+        free(grads[i]);
+    }
+    free(stats);
+    free(x);
+    fer_model_free(&m);
+}
+
 int main(void)
 {
     test_seed_counts();
     test_trainable_suffix();
     test_frozen_prefix_untouched();
+    test_skip_unread_outputs();
     return check_report("test_model");
 }

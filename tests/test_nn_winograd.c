@@ -303,6 +303,46 @@ static void check_halves(int n, int h, int w, int ci, int co)
     free(x);
 }
 
+/* The pooled forward against the forward followed by max pooling, bit for
+   bit: tiles reach past odd output sizes, whose last row or column the
+   pooling drops. */
+static void check_pooled(int n, int h, int w, int ci, int co, int same, int relu)
+{
+    fer_conv_dims d;
+    fer_conv_dims_init(&d, n, h, w, ci, co, 3, same);
+    const size_t nx = (size_t)n * h * w * ci, nk = (size_t)9 * ci * co, ny = (size_t)n * d.ho * d.wo * co;
+    const size_t np = (size_t)n * (d.ho / 2) * (d.wo / 2) * co;
+    float *x = uniform(nx, 12), *k = uniform(nk, 13), *b = uniform((size_t)co, 14);
+    float *y = malloc(ny * sizeof *y), *pooled = malloc(np * sizeof *pooled),
+          *fused = malloc(np * sizeof *fused);
+    float *scratch = malloc(fer_conv2d_scratch_floats(&d) * sizeof *scratch);
+    fer_conv_kernel_cache cache = {0};
+
+    fer_conv2d_forward(y, x, k, b, &d, relu, scratch);
+    fer_maxpool2_forward(pooled, y, n, d.ho, d.wo, co);
+    int same_bits = fer_conv2d_pool_fusable(&d);
+    for (int cached = 0; cached <= 1; cached++) {
+        memset(fused, 0x7f, np * sizeof *fused); /* poisoned: every pixel must be written */
+        fer_conv2d_forward_pooled(fused, x, k, b, &d, relu, scratch, cached ? &cache : NULL);
+        same_bits &= !memcmp(pooled, fused, np * sizeof *fused);
+    }
+    printf("pooled %s%s n=%d %dx%d ci=%d co=%d (output %dx%d, pooled %dx%d): identical to forward + max "
+           "pooling, "
+           "with and without the kernel cache: %s\n",
+           same ? "same" : "valid", relu ? " relu" : "", n, h, w, ci, co, d.ho, d.wo, d.ho / 2, d.wo / 2,
+           same_bits ? "yes" : "no");
+    CHECK(same_bits);
+
+    fer_conv_kernel_cache_free(&cache);
+    free(scratch);
+    free(fused);
+    free(pooled);
+    free(y);
+    free(b);
+    free(k);
+    free(x);
+}
+
 int main(void)
 {
     check(2, 6, 6, 16, 16, 1, 0);
@@ -319,7 +359,12 @@ int main(void)
     /* 160 channels in one shared chunk: the fused kernel transform, in the
        forward and the input gradient (like conv2d_1). */
     check(4, 12, 12, 128, 160, 0, 1);
-    check_halves(120, 6, 6, 128, 512); /* the fused transform over two chunks */
+    check_halves(120, 6, 6, 128, 512);       /* the fused transform over two chunks */
+    check_pooled(2, 14, 14, 16, 24, 1, 1);   /* partial tiles at the far edges */
+    check_pooled(3, 13, 11, 32, 16, 1, 1);   /* odd sizes: the last row and column are dropped */
+    check_pooled(1, 12, 12, 16, 16, 0, 0);   /* valid 10x10, no ReLU: negative maxima */
+    check_pooled(4, 24, 24, 16, 160, 1, 1);  /* shared chunks */
+    check_pooled(3, 30, 30, 128, 144, 1, 1); /* the own GEMM */
     check_cache(2, 9, 9, 16, 24);
     check_cache(1, 8, 8, 128, 144);   /* the packed form of the own GEMM */
     check_cache(1, 12, 12, 128, 160); /* uncached, the fused transform: the same bits */

@@ -70,6 +70,14 @@ typedef struct {
        first, so their allreduce can start while backward goes on. */
     void (*grad_ready)(int layer, void *ctx);
     void *grad_ctx;
+    /* 1: after this forward pass the caller reads only its logits, then at
+       most runs fer_model_backward without input_grad: it reads no
+       fer_model_activation() of a layer that no backward reaches (below the
+       first trainable layer, or any layer of an inference pass). Such a
+       convolution followed by max pooling then writes the pooled output
+       alone (fer_conv2d_forward_pooled), and its own output keeps stale
+       values. 0 (explain, tests): every layer keeps its output. */
+    int skip_unread_outputs;
 } fer_pass;
 
 /* Builds the layer table from cfg (shapes, parameter counts), allocates the

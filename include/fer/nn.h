@@ -53,6 +53,15 @@ void fer_conv_kernel_cache_free(fer_conv_kernel_cache *c);
 void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const float *b,
                                const fer_conv_dims *d, int relu, float *scratch,
                                fer_conv_kernel_cache *cache);
+/* fer_maxpool2_forward of fer_conv2d_forward_cached's output, the same
+   bits, written straight from the convolution (y: n x ho/2 x wo/2 x co):
+   the full-size output is never written nor read back. For a convolution
+   whose output nothing but the pooling reads and no backward pass needs.
+   Only where fer_conv2d_pool_fusable(d). */
+int fer_conv2d_pool_fusable(const fer_conv_dims *d);
+void fer_conv2d_forward_pooled(float *y, const float *x, const float *k, const float *b,
+                               const fer_conv_dims *d, int relu, float *scratch,
+                               fer_conv_kernel_cache *cache);
 /* dy is masked in place by y > 0 when relu is set. dx, dk and db may each be
    NULL (skipped). */
 void fer_conv2d_backward(float *dx, float *dk, float *db, float *dy, const float *x, const float *k,

@@ -104,6 +104,7 @@ static void print_layers(const fer_model *m, const bench_report *r)
 {
     const fer_bench_result *full = &r->result[FER_BENCH_FULL], *infer = &r->result[FER_BENCH_INFER];
     double step_ms = full->step_seconds * 1e3, sum_f = 0, sum_b = 0, sum_i = 0;
+    int any_fused = 0;
     printf("\nper layer: forward and backward of the full training step, and the inference forward\n"
            "(median ms per step of %d images; share: of the training step)\n",
            r->batch);
@@ -115,13 +116,17 @@ static void print_layers(const fer_model *m, const bench_report *r)
         double inf = infer->layer_seconds[l] * 1e3;
         double flops = fer_bench_layer_flops(L) * r->batch;
         double bflops = l > 0 ? 2.0 * flops : flops; /* the first layer has no input gradient */
-        char shape[32], fr[16] = "", br[16] = "";
+        char shape[32], fr[16] = "", br[16] = "", is[16] = "in conv";
+        int fused = L->cfg.type == FER_LAYER_MAXPOOL && inf == 0.0; /* see fer_conv2d_forward_pooled */
+        any_fused |= fused;
+        if (!fused)
+            snprintf(is, sizeof is, "%.2f", inf);
         snprintf(shape, sizeof shape, "%dx%dx%d", L->out_h, L->out_w, L->out_c);
         if (flops > 0 && f > 0)
             snprintf(fr, sizeof fr, "%.1f", flops / f * 1e-6);
         if (flops > 0 && b > 0)
             snprintf(br, sizeof br, "%.1f", bflops / b * 1e-6);
-        printf("%-28s %-12s %9.2f %9.2f %9s %9s %9.2f %6.1f%%\n", L->cfg.name, shape, f, b, fr, br, inf,
+        printf("%-28s %-12s %9.2f %9.2f %9s %9s %9s %6.1f%%\n", L->cfg.name, shape, f, b, fr, br, is,
                100.0 * (f + b) / step_ms);
         sum_f += f;
         sum_b += b;
@@ -130,6 +135,8 @@ static void print_layers(const fer_model *m, const bench_report *r)
     printf("%-28s %-12s %9.2f %9.2f %9s %9s %9.2f %6.1f%%\n", "sum of layers", "", sum_f, sum_b, "", "",
            sum_i, 100.0 * (sum_f + sum_b) / step_ms);
     printf("(the rest of the %.1f ms step: loss, gradient zeroing, optimizer update)\n", step_ms);
+    if (any_fused)
+        printf("(in conv: when nothing reads its output, a convolution writes the pooled output itself)\n");
 }
 
 static void print_report(const fer_model *m, const bench_report *r)

@@ -30,7 +30,7 @@ int fer_predict_probs(fer_model *m, const float *x, int n, int batch, float *pro
     }
     int k = m->cfg.classes;
     size_t in = fer_model_input_size(m);
-    fer_pass pass = {.training = 0};
+    fer_pass pass = {.training = 0, .skip_unread_outputs = 1};
     for (int first = 0; first < n; first += batch) {
         int rows = n - first < batch ? n - first : batch;
         const float *logits = fer_model_forward(m, x + (size_t)first * in, rows, &pass);

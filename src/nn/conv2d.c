@@ -293,7 +293,7 @@ void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const f
                                const fer_conv_dims *d, int relu, float *scratch, fer_conv_kernel_cache *cache)
 {
     if (fer_winograd_applies(d)) {
-        fer_winograd_forward(y, x, k, b, d, relu, scratch, cache);
+        fer_winograd_forward(y, x, k, b, d, relu, 0, scratch, cache);
         return;
     }
     if (out_pixels(d) == 0)
@@ -445,6 +445,17 @@ static void patch_dx(float *dx, const float *dy, const float *k, const fer_conv_
        empty batch or input smaller than the kernel has all of dx here). */
     if (zeroed < nx)
         memset(dx + zeroed, 0, (nx - zeroed) * sizeof *dx);
+}
+
+int fer_conv2d_pool_fusable(const fer_conv_dims *d)
+{
+    return fer_winograd_applies(d);
+}
+
+void fer_conv2d_forward_pooled(float *y, const float *x, const float *k, const float *b,
+                               const fer_conv_dims *d, int relu, float *scratch, fer_conv_kernel_cache *cache)
+{
+    fer_winograd_forward(y, x, k, b, d, relu, 1, scratch, cache);
 }
 
 /* dy masked and summed (db) first; then dk = col^T dy and dx, each in its

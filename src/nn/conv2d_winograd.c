@@ -555,6 +555,56 @@ FER_VECTOR_CLONES static void output_tile(float *out, const float *m, size_t rst
     }
 }
 
+/* o = max of the 2x2 window (a, b over c, d), compared in
+   fer_maxpool2_forward's order, so that the bits are the same. */
+FER_VECTOR_INLINE void pool4(float *restrict o, const float *restrict a, const float *restrict b,
+                             const float *restrict c, const float *restrict d, int len)
+{
+    for (int e = 0; e < len; e++) {
+        float v = a[e];
+        v = b[e] > v ? b[e] : v;
+        v = c[e] > v ? c[e] : v;
+        o[e] = d[e] > v ? d[e] : v;
+    }
+}
+
+/* output_tile followed by 2x2 max pooling: the 6x6 block (at even
+   coordinates) becomes 3x3 pixels of out, n x ho/2 x wo/2 x cout, and the
+   full-size output is never written. */
+FER_VECTOR_CLONES static void output_tile_pooled(float *out, const float *m, size_t rstride, size_t stride,
+                                                 const wino_grid *g, tile_pos p, const float *bias, int relu)
+{
+    const int ph = g->ho / 2, pw = g->wo / 2;
+    float t[OUT * TILE][CHANNEL_BLOCK], rows[2][OUT][CHANNEL_BLOCK], sink[CHANNEL_BLOCK];
+    for (int c0 = 0; c0 < g->cout; c0 += CHANNEL_BLOCK) {
+        int len = g->cout - c0 < CHANNEL_BLOCK ? g->cout - c0 : CHANNEL_BLOCK;
+        for (int b = 0; b < TILE; b++) { /* columns: t[8 a + b] = (A^T m)[a][b] */
+            const float *mc = m + c0 + b * stride;
+            at6(t[b], t[8 + b], t[16 + b], t[24 + b], t[32 + b], t[40 + b], mc, mc + rstride,
+                mc + 2 * rstride, mc + 3 * rstride, mc + 4 * rstride, mc + 5 * rstride, mc + 6 * rstride,
+                mc + 7 * rstride, len);
+        }
+        for (int pr = 0; pr < OUT / 2; pr++) {
+            for (int h = 0; h < 2; h++) {
+                const float *s = t[TILE * (2 * pr + h)];
+                float(*o)[CHANNEL_BLOCK] = rows[h];
+                at6(o[0], o[1], o[2], o[3], o[4], o[5], s, s + CHANNEL_BLOCK, s + 2 * CHANNEL_BLOCK,
+                    s + 3 * CHANNEL_BLOCK, s + 4 * CHANNEL_BLOCK, s + 5 * CHANNEL_BLOCK,
+                    s + 6 * CHANNEL_BLOCK, s + 7 * CHANNEL_BLOCK, len);
+                for (int b = 0; b < OUT; b++)
+                    bias_act(o[b], bias + c0, relu, len);
+            }
+            int r = p.oy / 2 + pr;
+            for (int pc = 0; pc < OUT / 2; pc++) {
+                int c = p.ox / 2 + pc;
+                float *o = r < ph && c < pw ? out + ((p.img * ph + (size_t)r) * pw + (size_t)c) * g->cout + c0
+                                            : sink;
+                pool4(o, rows[0][2 * pc], rows[0][2 * pc + 1], rows[1][2 * pc], rows[1][2 * pc + 1], len);
+            }
+        }
+    }
+}
+
 /* Rows [i0, i1) of w = A dy A^T for the 6x6 output-gradient block p (zero
    outside the output). */
 FER_VECTOR_CLONES static void gradient_tile(float *w, size_t stride, const float *dy, const wino_grid *g,
@@ -610,6 +660,7 @@ typedef struct {
     const wino_grid *g;
     kernel_form form;
     int relu, mask_old;
+    int pool; /* out is the 2x2 max pooling of the output (output_tile_pooled) */
     float *region;
     size_t chunk;           /* tiles per chunk */
     size_t block;           /* floats per element block */
@@ -721,9 +772,14 @@ static void correlate_chunk(const correlate_job *j, float *s, size_t t0, size_t 
         correlate_row(j, s, (int)a, nt, worker);
     if (sync)
         fer_team_barrier_wait(sync);
-    for (size_t t = lo; t < hi; t++)
-        output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias, j->relu,
-                    j->mask_old);
+    for (size_t t = lo; t < hi; t++) {
+        if (j->pool)
+            output_tile_pooled(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias,
+                               j->relu);
+        else
+            output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias, j->relu,
+                        j->mask_old);
+    }
     if (sync)
         fer_team_barrier_wait(sync); /* the next chunk's tiles overwrite these products */
 }
@@ -771,9 +827,9 @@ static int fused_kernel(const wino_grid *g, const wino_space *s)
 }
 
 /* out = correlate(in, kernel) over g. bias NULL: none. mask_old: see
-   output_tile. */
+   output_tile; pool: output_tile_pooled. */
 static void correlate(float *out, const float *in, const wino_grid *g, kernel_src kern, const float *bias,
-                      int relu, int mask_old, const wino_space *s)
+                      int relu, int mask_old, int pool, const wino_space *s)
 {
     size_t workers = (size_t)fer_team_size(), chunks = (g->tiles + s->chunk - 1) / s->chunk;
     size_t most = s->shared ? TILE : SLOTS; /* an element row or a slot each */
@@ -795,6 +851,7 @@ static void correlate(float *out, const float *in, const wino_grid *g, kernel_sr
                        .form = kern.k ? KERNEL_PACKED : kern.form,
                        .relu = relu,
                        .mask_old = mask_old,
+                       .pool = pool,
                        .region = s->region,
                        .chunk = s->chunk,
                        .block = block_stride(s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout)),
@@ -834,7 +891,7 @@ static int cached_kernel(fer_conv_kernel_cache *c, const float *k, const fer_con
 }
 
 void fer_winograd_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
-                          int relu, float *scratch, fer_conv_kernel_cache *cache)
+                          int relu, int pool, float *scratch, fer_conv_kernel_cache *cache)
 {
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
@@ -843,7 +900,7 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
         kern = (kernel_src){.u = cache->u, .form = (kernel_form)cache->form};
     else if (!fused_kernel(&g, &s))
         kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, 0)};
-    correlate(y, x, &g, kern, b, relu, 0, &s);
+    correlate(y, x, &g, kern, b, relu, 0, pool, &s);
 }
 
 /* ---- the kernel-gradient pass -------------------------------------------------
@@ -929,6 +986,6 @@ void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x
         kernel_src kern = {.k = k, .flip = 1};
         if (!fused_kernel(&g, &s))
             kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, 1)};
-        correlate(dx, dy, &g, kern, NULL, 0, dx_mask, &s);
+        correlate(dx, dy, &g, kern, NULL, 0, dx_mask, 0, &s);
     }
 }

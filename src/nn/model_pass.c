@@ -289,6 +289,30 @@ static void dropout_keys(fer_model_batch *b, const fer_pass *p, int l, int n)
     }
 }
 
+/* The kernel cache of convolution l, NULL (and emptied) while it trains:
+   its kernel changes every step. */
+static fer_conv_kernel_cache *kernel_cache(fer_model *m, int l)
+{
+    fer_conv_kernel_cache *cache = &m->batch->kernel_cache[l];
+    if (l < m->first_trainable)
+        return cache;
+    fer_conv_kernel_cache_free(cache);
+    return NULL;
+}
+
+/* Whether convolution l writes the output of the max pooling after it
+   alone (see fer_pass.skip_unread_outputs): no backward pass will reach
+   the two layers. */
+static int pooled_pair(const fer_model *m, int l, int n, const fer_pass *p)
+{
+    if (!p->skip_unread_outputs || l + 1 >= m->n_layers || m->layers[l].cfg.type != FER_LAYER_CONV2D ||
+        m->layers[l + 1].cfg.type != FER_LAYER_MAXPOOL || (p->training && l + 1 >= m->first_trainable))
+        return 0;
+    fer_conv_dims d;
+    conv_dims(&d, &m->layers[l], n);
+    return fer_conv2d_pool_fusable(&d);
+}
+
 static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_pass *p)
 {
     fer_model_batch *b = m->batch;
@@ -299,13 +323,12 @@ static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_
     case FER_LAYER_CONV2D: {
         fer_conv_dims d;
         conv_dims(&d, L, n);
-        fer_conv_kernel_cache *cache = &b->kernel_cache[l];
-        if (l >= m->first_trainable) { /* its kernel changes every step */
-            fer_conv_kernel_cache_free(cache);
-            cache = NULL;
-        }
-        fer_conv2d_forward_cached(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), &d, L->cfg.relu,
-                                  b->scratch, cache);
+        if (pooled_pair(m, l, n, p))
+            fer_conv2d_forward_pooled(b->act[l + 1], x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1),
+                                      &d, L->cfg.relu, b->scratch, kernel_cache(m, l));
+        else
+            fer_conv2d_forward_cached(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), &d,
+                                      L->cfg.relu, b->scratch, kernel_cache(m, l));
         break;
     }
     case FER_LAYER_MAXPOOL:
@@ -364,9 +387,11 @@ const float *fer_model_forward(fer_model *m, const float *x, int n, const fer_pa
     b->have_loss_grad = 0;
     for (int l = 0; l < m->n_layers; l++) {
         double start = pass_clock(p);
+        int pair = pooled_pair(m, l, n, p);
         forward_layer(m, l, l == 0 ? x : b->act[l - 1], n, p);
         if (p->layer_seconds)
             p->layer_seconds[l] += pass_clock(p) - start;
+        l += pair; /* the pooling is done */
     }
     return b->act[m->n_layers - 1];
 }

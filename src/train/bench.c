@@ -106,7 +106,8 @@ static void bench_step(fer_model *m, fer_bench_mode mode, const fer_bench_cfg *c
                      .seed = c->seed,
                      .step = (uint64_t)step,
                      .sample_ids = b->ids,
-                     .layer_seconds = layer_seconds};
+                     .layer_seconds = layer_seconds,
+                     .skip_unread_outputs = 1}; /* as fer train and fer eval */
     fer_model_forward(m, b->x, c->batch, &pass);
     if (mode == FER_BENCH_INFER)
         return;

@@ -39,7 +39,7 @@ int fer_evaluate(fer_model *m, const fer_dist *d, const fer_image_set *s, int ba
     }
     if (probs_out)
         memset(probs_out, 0, (size_t)s->n * k * sizeof(float));
-    fer_pass pass = {.training = 0, .reducer = fer_dist_reducer(d)};
+    fer_pass pass = {.training = 0, .reducer = fer_dist_reducer(d), .skip_unread_outputs = 1};
     double loss = 0;
     long first_row = 0;
     fer_loader_start_epoch(loader, 0, 0);

@@ -282,7 +282,8 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
                      .seed = t->cfg->seed,
                      .step = (uint64_t)t->st.global_step,
                      .sample_ids = b->ids,
-                     .reducer = fer_dist_reducer(t->dist)};
+                     .reducer = fer_dist_reducer(t->dist),
+                     .skip_unread_outputs = 1};
     /* Buckets of the gradient start their allreduce as backward finishes
        each layer (distribution.bucket_mb; 0: one allreduce after backward). */
     fer_grad_buckets buckets;

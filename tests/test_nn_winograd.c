@@ -359,7 +359,7 @@ int main(void)
     /* 160 channels in one shared chunk: the fused kernel transform, in the
        forward and the input gradient (like conv2d_1). */
     check(4, 12, 12, 128, 160, 0, 1);
-    check_halves(120, 6, 6, 128, 512);       /* the fused transform over two chunks */
+    check_halves(240, 6, 6, 128, 512);       /* the fused transform over two chunks (170 and 70 tiles) */
     check_pooled(2, 14, 14, 16, 24, 1, 1);   /* partial tiles at the far edges */
     check_pooled(3, 13, 11, 32, 16, 1, 1);   /* odd sizes: the last row and column are dropped */
     check_pooled(1, 12, 12, 16, 16, 0, 0);   /* valid 10x10, no ReLU: negative maxima */
@@ -368,6 +368,6 @@ int main(void)
     check_cache(2, 9, 9, 16, 24);
     check_cache(1, 8, 8, 128, 144);   /* the packed form of the own GEMM */
     check_cache(1, 12, 12, 128, 160); /* uncached, the fused transform: the same bits */
-    check_cache(120, 6, 6, 128, 512); /* the same over two chunks */
+    check_cache(240, 6, 6, 128, 512); /* the same over two chunks */
     return check_report("test_nn_winograd");
 }

@@ -11,6 +11,7 @@
    (conv2d_winograd.c) instead, which needs 5 times fewer FLOPs. */
 #include "fer/nn.h"
 
+#include "conv2d_direct.h"
 #include "conv2d_winograd.h"
 #include "team.h"
 
@@ -294,6 +295,10 @@ void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const f
 {
     if (fer_winograd_applies(d)) {
         fer_winograd_forward(y, x, k, b, d, relu, 0, scratch, cache);
+        return;
+    }
+    if (fer_conv_direct_applies(d)) {
+        fer_conv_direct_forward(y, x, k, b, d, relu);
         return;
     }
     if (out_pixels(d) == 0)

@@ -542,6 +542,29 @@ static void check_dropout(void)
     CHECK(exact);
     gradcheck("dropout dx", c.x, dx, count, dropout_loss, &c);
 
+    /* The mask is the documented function of the key: element e kept when
+       half e % 2 (low, high) of draw e / 2 is at least ceil(rate 2^32);
+       601 elements: two blocks of draws and an odd last element. */
+    enum { PF = 601 };
+    float *xf = alloc_uniform(2 * PF, 64, -1, 1), *yf = malloc(2 * PF * sizeof *yf);
+    uint8_t *mf = malloc(2 * PF);
+    fer_dropout_forward(yf, mf, xf, 2, PF, 0.4f, keys);
+    const uint64_t threshold = (uint64_t)ceil(0.4 * 4294967296.0);
+    int formula = 1;
+    for (int s = 0; s < 2; s++)
+        for (size_t e = 0; e < PF; e++) {
+            uint64_t half = (fer_draw64(keys[s], e / 2) >> (32 * (e % 2))) & 0xffffffffu;
+            uint8_t keep = half >= threshold;
+            formula &=
+                mf[s * PF + e] == keep && yf[s * PF + e] == (keep ? xf[s * PF + e] * (1.0f / 0.6f) : 0.0f);
+        }
+    printf("dropout mask and values follow the key's draws (2 x %d elements): %s\n", PF,
+           formula ? "yes" : "no");
+    CHECK(formula);
+    free(mf);
+    free(yf);
+    free(xf);
+
     /* Drop rate over many draws: 4 x 5000 Bernoulli(0.3) has sd 0.0032. */
     enum { N = 4, PER = 5000 };
     float *xb = alloc_uniform(N * PER, 63, -1, 1), *yb = malloc(N * PER * sizeof *yb);

@@ -11,6 +11,7 @@
 #include "fer/rng.h"
 
 #include "team.h"
+#include "vector_clones.h"
 
 #include <math.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static float keep_scale(float rate)
 /* kept (0 or 1) ? v : 0.0f, as a bit mask: GCC vectorizes neither the
    select (the float multiply feeding it might trap, so it is not
    speculated) nor its branch, which a random mask mispredicts. */
-static inline float keep_or_zero(float v, uint8_t kept)
+FER_VECTOR_INLINE float keep_or_zero(float v, uint8_t kept)
 {
     uint32_t bits;
     memcpy(&bits, &v, sizeof bits);
@@ -58,28 +59,46 @@ static uint64_t keep_threshold(float rate)
     return (uint64_t)ceil((double)rate * 4294967296.0);
 }
 
+/* One sample: the draws of a block of element pairs first, then the
+   pairs, two loops without branches that vectorize (the draws with
+   AVX-512's 64-bit multiplies). */
+FER_VECTOR_CLONES static void drop_sample(float *restrict y, uint8_t *restrict mask, const float *restrict x,
+                                          size_t per_sample, uint64_t key, uint64_t threshold, float scale)
+{
+    enum { DRAWS = 256 };
+    uint64_t bits[DRAWS];
+    const size_t pairs = per_sample / 2;
+    for (size_t i0 = 0; i0 < pairs; i0 += DRAWS) {
+        size_t m = pairs - i0 < DRAWS ? pairs - i0 : DRAWS;
+        for (size_t i = 0; i < m; i++)
+            bits[i] = fer_draw64(key, i0 + i);
+        float *yb = y + 2 * i0;
+        uint8_t *mb = mask + 2 * i0;
+        const float *xb = x + 2 * i0;
+        for (size_t i = 0; i < m; i++) {
+            uint8_t k0 = (bits[i] & 0xffffffffu) >= threshold, k1 = (bits[i] >> 32) >= threshold;
+            mb[2 * i] = k0;
+            mb[2 * i + 1] = k1;
+            yb[2 * i] = keep_or_zero(xb[2 * i] * scale, k0);
+            yb[2 * i + 1] = keep_or_zero(xb[2 * i + 1] * scale, k1);
+        }
+    }
+    if (per_sample % 2) { /* the last element takes the low half of its pair's draw */
+        size_t e = per_sample - 1;
+        uint8_t k0 = (fer_draw64(key, e / 2) & 0xffffffffu) >= threshold;
+        mask[e] = k0;
+        y[e] = keep_or_zero(x[e] * scale, k0);
+    }
+}
+
 static void forward_worker(void *ctx, int worker, int workers)
 {
     const dropout_job *j = ctx;
     size_t s0, s1;
     fer_team_share((size_t)j->n, worker, workers, &s0, &s1);
-    for (size_t s = s0; s < s1; s++) {
-        const uint64_t key = j->keys[s];
-        const float *x = j->in + s * j->per_sample;
-        float *y = j->out + s * j->per_sample;
-        uint8_t *mask = j->mask + s * j->per_sample;
-        for (size_t e = 0; e < j->per_sample; e += 2) {
-            uint64_t bits = fer_draw64(key, e / 2);
-            uint8_t keep = (bits & 0xffffffffu) >= j->threshold;
-            mask[e] = keep;
-            y[e] = keep_or_zero(x[e] * j->scale, keep);
-            if (e + 1 < j->per_sample) {
-                keep = (bits >> 32) >= j->threshold;
-                mask[e + 1] = keep;
-                y[e + 1] = keep_or_zero(x[e + 1] * j->scale, keep);
-            }
-        }
-    }
+    for (size_t s = s0; s < s1; s++)
+        drop_sample(j->out + s * j->per_sample, j->mask + s * j->per_sample, j->in + s * j->per_sample,
+                    j->per_sample, j->keys[s], j->threshold, j->scale);
 }
 
 void fer_dropout_forward(float *y, uint8_t *mask, const float *x, int n, size_t per_sample, float rate,

@@ -71,47 +71,38 @@ BLOCK_FN(block1x2, 1, 2)
 BLOCK_FN(block1x3, 1, 3)
 BLOCK_FN(block1x4, 1, 4)
 
+/* The block function for nv vectors of output channels. */
+#define NV_SWITCH(BLOCK)                                                                                     \
+    switch (nv) {                                                                                            \
+    case 1:                                                                                                  \
+        BLOCK##x1(o, r, k, b, ci, relu);                                                                     \
+        break;                                                                                               \
+    case 2:                                                                                                  \
+        BLOCK##x2(o, r, k, b, ci, relu);                                                                     \
+        break;                                                                                               \
+    case 3:                                                                                                  \
+        BLOCK##x3(o, r, k, b, ci, relu);                                                                     \
+        break;                                                                                               \
+    default:                                                                                                 \
+        BLOCK##x4(o, r, k, b, ci, relu);                                                                     \
+        break;                                                                                               \
+    }
+
 /* One output row: full blocks of PX pixels, then the rest one at a time. */
 __attribute__((target("avx512f"))) static void output_row(float *y, const float *const rows[3],
                                                           const float *k, const float *b,
                                                           const fer_conv_dims *d, int relu)
 {
     const int nv = d->co / 16, ci = d->ci;
-    int ow = 0;
-    for (; ow + PX <= d->wo; ow += PX) {
+    for (int ow = 0; ow < d->wo;) {
         const float *r[3] = {rows[0] + ow * ci, rows[1] + ow * ci, rows[2] + ow * ci};
         float *o = y + (size_t)ow * d->co;
-        switch (nv) {
-        case 1:
-            block6x1(o, r, k, b, ci, relu);
-            break;
-        case 2:
-            block6x2(o, r, k, b, ci, relu);
-            break;
-        case 3:
-            block6x3(o, r, k, b, ci, relu);
-            break;
-        default:
-            block6x4(o, r, k, b, ci, relu);
-            break;
-        }
-    }
-    for (; ow < d->wo; ow++) {
-        const float *r[3] = {rows[0] + ow * ci, rows[1] + ow * ci, rows[2] + ow * ci};
-        float *o = y + (size_t)ow * d->co;
-        switch (nv) {
-        case 1:
-            block1x1(o, r, k, b, ci, relu);
-            break;
-        case 2:
-            block1x2(o, r, k, b, ci, relu);
-            break;
-        case 3:
-            block1x3(o, r, k, b, ci, relu);
-            break;
-        default:
-            block1x4(o, r, k, b, ci, relu);
-            break;
+        if (ow + PX <= d->wo) {
+            NV_SWITCH(block6)
+            ow += PX;
+        } else {
+            NV_SWITCH(block1)
+            ow++;
         }
     }
 }

@@ -516,6 +516,18 @@ FER_VECTOR_CLONES static void input_tile(float *v, size_t rstride, size_t stride
     }
 }
 
+/* The first pass of the output transform: t[8 a + b] = (A^T m)[a][b], the
+   columns of a channel block. */
+FER_VECTOR_INLINE void output_columns(float (*t)[CHANNEL_BLOCK], const float *m, size_t rstride,
+                                      size_t stride, int len)
+{
+    for (int b = 0; b < TILE; b++) {
+        const float *mc = m + b * stride;
+        at6(t[b], t[8 + b], t[16 + b], t[24 + b], t[32 + b], t[40 + b], mc, mc + rstride, mc + 2 * rstride,
+            mc + 3 * rstride, mc + 4 * rstride, mc + 5 * rstride, mc + 6 * rstride, mc + 7 * rstride, len);
+    }
+}
+
 /* Output block p = A^T m A (+ bias, ReLU), element (a, b) of m at
    m + a rstride + b stride; pixels outside the output are computed into a
    sink and dropped. mask_old: a value lands only where out holds a
@@ -527,12 +539,7 @@ FER_VECTOR_CLONES static void output_tile(float *out, const float *m, size_t rst
     float t[OUT * TILE][CHANNEL_BLOCK], sink[OUT][CHANNEL_BLOCK];
     for (int c0 = 0; c0 < g->cout; c0 += CHANNEL_BLOCK) {
         int len = g->cout - c0 < CHANNEL_BLOCK ? g->cout - c0 : CHANNEL_BLOCK;
-        for (int b = 0; b < TILE; b++) { /* columns: t[8 a + b] = (A^T m)[a][b] */
-            const float *mc = m + c0 + b * stride;
-            at6(t[b], t[8 + b], t[16 + b], t[24 + b], t[32 + b], t[40 + b], mc, mc + rstride,
-                mc + 2 * rstride, mc + 3 * rstride, mc + 4 * rstride, mc + 5 * rstride, mc + 6 * rstride,
-                mc + 7 * rstride, len);
-        }
+        output_columns(t, m + c0, rstride, stride, len);
         for (int a = 0; a < OUT; a++) {
             float *o[OUT];
             int r = p.oy + a;
@@ -582,12 +589,7 @@ FER_VECTOR_CLONES static void output_tile_pooled(float *out, const float *m, siz
     float t[OUT * TILE][CHANNEL_BLOCK], rows[2][OUT][CHANNEL_BLOCK], sink[CHANNEL_BLOCK];
     for (int c0 = 0; c0 < g->cout; c0 += CHANNEL_BLOCK) {
         int len = g->cout - c0 < CHANNEL_BLOCK ? g->cout - c0 : CHANNEL_BLOCK;
-        for (int b = 0; b < TILE; b++) { /* columns: t[8 a + b] = (A^T m)[a][b] */
-            const float *mc = m + c0 + b * stride;
-            at6(t[b], t[8 + b], t[16 + b], t[24 + b], t[32 + b], t[40 + b], mc, mc + rstride,
-                mc + 2 * rstride, mc + 3 * rstride, mc + 4 * rstride, mc + 5 * rstride, mc + 6 * rstride,
-                mc + 7 * rstride, len);
-        }
+        output_columns(t, m + c0, rstride, stride, len);
         for (int pr = 0; pr < OUT / 2; pr++) {
             for (int h = 0; h < 2; h++) {
                 const float *s = t[TILE * (2 * pr + h)];

@@ -16,7 +16,13 @@
    no backward reads a ReLU's input, and a fused ReLU's mask below one sees
    the same signs. Dropout stays out of place: in place, its input gradient
    could not take its buffer (the fused ReLU below reads it), which costs a
-   spare as large as what it saves. */
+   spare as large as what it saves.
+
+   Forward passes keep the transformed kernels of frozen convolutions
+   between steps (fer_conv_kernel_cache), and for a caller that reads only
+   the logits (fer_pass.skip_unread_outputs) a convolution followed by max
+   pooling writes the pooled output alone when no backward reaches the two
+   (pooled_pair). */
 #include "fer/model.h"
 #include "fer/rng.h"
 

@@ -353,6 +353,7 @@ int main(void)
     check(3, 45, 43, 32, 16, 1, 1);  /* 192 tiles in 4 chunks (a quarter each) */
     check(15, 64, 64, 16, 16, 1, 1); /* 1,815 tiles in chunks of 256, 2 kernel-gradient chunks */
     check(4, 54, 54, 16, 160, 1, 1); /* 160 channels: the team shares chunks, 324 tiles in 2 */
+    check(400, 8, 8, 16, 160, 0, 1); /* 400 tiles: one kernel-gradient chunk in the shared region */
     /* 128+ channels: the own GEMM (AVX-512), a 16-wide panel; 75 tiles in
        chunks of 19, so a full 14-row tile and a partial one. */
     check(3, 30, 30, 128, 144, 1, 1);

@@ -123,10 +123,18 @@ static size_t chunk_tiles(const fer_conv_dims *d)
     return clamp_chunk(floats / (SLOT_BLOCKS * (size_t)max_channels(d)), MAX_CHUNK, most);
 }
 
+/* Tiles per kernel-gradient chunk: what the region holds, or all of them
+   when a wide layer's shared region holds them all (conv2d_1 at batch 32:
+   one chunk instead of 85 + 43 tiles, whose short GEMMs OpenBLAS packed
+   twice; more tiles per chunk when they still take several chunks made
+   block3's backward slower). */
 static size_t grad_chunk_tiles(const fer_conv_dims *d)
 {
     size_t most = (size_t)(d->n > 0 ? d->n : 0) * blocks_of(d->ho) * blocks_of(d->wo);
-    return clamp_chunk(REGION_FLOATS / (ELEMS * ((size_t)d->ci + (size_t)d->co)), MAX_GRAD_CHUNK, most);
+    size_t per_tile = ELEMS * ((size_t)d->ci + (size_t)d->co);
+    if (shared_chunks(d) && most <= SHARED_FLOATS / per_tile && most <= MAX_GRAD_CHUNK)
+        return most > 0 ? most : 1;
+    return clamp_chunk(REGION_FLOATS / per_tile, MAX_GRAD_CHUNK, most);
 }
 
 /* Floats from one element block of a chunk to the next: whole 4 KiB pages

@@ -319,7 +319,9 @@ static int pooled_pair(const fer_model *m, int l, int n, const fer_pass *p)
     return fer_conv2d_pool_fusable(&d);
 }
 
-static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_pass *p)
+/* Forward of layer l; returns the number of layers it ran: 2 when a
+   convolution wrote the max pooling's output as well (pooled_pair). */
+static int forward_layer(fer_model *m, int l, const float *x, int n, const fer_pass *p)
 {
     fer_model_batch *b = m->batch;
     const fer_layer *L = &m->layers[l];
@@ -329,12 +331,13 @@ static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_
     case FER_LAYER_CONV2D: {
         fer_conv_dims d;
         conv_dims(&d, L, n);
-        if (pooled_pair(m, l, n, p))
+        if (pooled_pair(m, l, n, p)) {
             fer_conv2d_forward_pooled(b->act[l + 1], x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1),
                                       &d, L->cfg.relu, b->scratch, kernel_cache(m, l));
-        else
-            fer_conv2d_forward_cached(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), &d,
-                                      L->cfg.relu, b->scratch, kernel_cache(m, l));
+            return 2;
+        }
+        fer_conv2d_forward_cached(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), &d, L->cfg.relu,
+                                  b->scratch, kernel_cache(m, l));
         break;
     }
     case FER_LAYER_MAXPOOL:
@@ -373,6 +376,7 @@ static void forward_layer(fer_model *m, int l, const float *x, int n, const fer_
                           L->in_h * L->in_w * L->in_c, L->out_c, L->cfg.relu);
         break;
     }
+    return 1;
 }
 
 /* Profiling clock of fer_pass.layer_seconds; only read when that is set. */
@@ -391,13 +395,12 @@ const float *fer_model_forward(fer_model *m, const float *x, int n, const fer_pa
     b->n = n;
     b->input = x;
     b->have_loss_grad = 0;
-    for (int l = 0; l < m->n_layers; l++) {
+    for (int l = 0; l < m->n_layers;) {
         double start = pass_clock(p);
-        int pair = pooled_pair(m, l, n, p);
-        forward_layer(m, l, l == 0 ? x : b->act[l - 1], n, p);
+        int ran = forward_layer(m, l, l == 0 ? x : b->act[l - 1], n, p);
         if (p->layer_seconds)
             p->layer_seconds[l] += pass_clock(p) - start;
-        l += pair; /* the pooling is done */
+        l += ran;
     }
     return b->act[m->n_layers - 1];
 }

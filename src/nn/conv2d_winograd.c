@@ -15,9 +15,9 @@
    (B^T d B) . (A dY A^T)] G: per element a GEMM (cin x tiles) x (tiles x
    cout), accumulated over chunks.
 
-   A correlation of one or two shared chunks (conv2d_1) transforms its
-   kernel an element at a time inside the GEMM phase instead of all at once
-   before it (fused_kernel).
+   A correlation of one or two shared chunks (conv2d_1; block3 too when it
+   trains) transforms its kernel an element at a time inside the GEMM phase
+   instead of all at once before it (fused_kernel).
 
    The transforms run over channels (contiguous in NHWC) in two 1-D passes of
    small vector functions whose restrict arguments let them vectorize. */
@@ -830,11 +830,12 @@ typedef struct {
 
 /* Whether the correlation over g transforms its kernel inside the GEMM
    phase, an element at a time just before the GEMM that reads it: with one
-   shared chunk, which reads each element once. Transformed in advance,
-   the kernel is 7 times larger than k (33.5 MB for conv2d_1), so both the
-   transform's writes and the GEMMs' reads went to memory; an element
-   (512 KB there) stays in cache between the two. Only for the own GEMM,
-   which takes the kernel packed. */
+   or two shared chunks, each of which transforms the elements again.
+   Transformed in advance, the kernel is 7 times larger than k (33.5 MB for
+   conv2d_1), so both the transform's writes and the GEMMs' reads went to
+   memory; an element (512 KB there) stays in cache between the two. With
+   three chunks the repeated transforms cost more than they saved. Only for
+   the own GEMM, which takes the kernel packed. */
 static int fused_kernel(const wino_grid *g, const wino_space *s)
 {
     return s->shared && g->tiles <= 2 * s->chunk && fer_wgemm_own_kernel(g->cin, g->cout);

@@ -149,21 +149,30 @@ static void pass_once(fer_model *m, const float *x, int training, int skip, floa
     memcpy(grads, m->grads, m->n_params * sizeof(float));
 }
 
+/* The tiny model at input_size with 16-filter blocks (enough for the
+   Winograd path), reserved for batches of 4. */
+static int tiny16(fer_model *m, int input_size)
+{
+    fer_config c;
+    fer_err err;
+    if (load(&c, "tiny.yaml"))
+        return FER_ERROR;
+    c.model.input_size = input_size;
+    for (int l = 0; l < c.model.n_layers && strncmp(c.model.layers[l].name, "block", 5) == 0; l++)
+        c.model.layers[l].filters = 16;
+    if (fer_model_init(m, &c.model, 1, &err) == FER_OK && fer_model_reserve(m, 4, &err) == FER_OK)
+        return FER_OK;
+    printf("%s\n", err.msg);
+    return FER_ERROR;
+}
+
 /* skip_unread_outputs: the same logits and gradients, bit for bit, in a
    frozen training pass and in an inference pass, while the convolutions
    before a max pooling leave their own outputs unwritten (poisoned here). */
 static void test_skip_unread_outputs(void)
 {
-    fer_config c;
     fer_model m;
-    fer_err err;
-    if (load(&c, "tiny.yaml")) {
-        CHECK(0);
-        return;
-    }
-    for (int l = 0; l < c.model.n_layers && strncmp(c.model.layers[l].name, "block", 5) == 0; l++)
-        c.model.layers[l].filters = 16;
-    if (fer_model_init(&m, &c.model, 1, &err) || fer_model_reserve(&m, 4, &err)) {
+    if (tiny16(&m, 24)) {
         CHECK(0);
         return;
     }
@@ -211,11 +220,70 @@ static void test_skip_unread_outputs(void)
     fer_model_free(&m);
 }
 
+/* A frozen step folds batch_normalization_1 into conv2d_1 (its parameter
+   gradients without conv2d_1's input gradient): the head's gradients must
+   match those of a full step, which forms that input gradient, and
+   batch_normalization_1's output must then hold xhat, zero-mean per
+   channel where its output y = 2 xhat + 0.5 had mean 0.5. 48x48 input and
+   16-filter blocks: conv2d_1 goes 6x6x16 to 4x4x16 on the Winograd path. */
+static void test_frozen_batchnorm_fold(void)
+{
+    fer_model m;
+    if (tiny16(&m, 48)) {
+        CHECK(0);
+        return;
+    }
+    int bn = fer_model_find(&m, "batch_normalization_1");
+    const fer_layer *B = &m.layers[bn];
+    size_t in = fer_model_input_size(&m), k = (size_t)m.cfg.classes, rows = 4 * (size_t)B->in_h * B->in_w;
+    float *x = malloc(4 * in * sizeof(float)), *stats = malloc((m.n_stats + 1) * sizeof(float));
+    float *logits = malloc(4 * k * sizeof(float));
+    float *grads[2] = {malloc(m.n_params * sizeof(float)), malloc(m.n_params * sizeof(float))};
+    for (size_t i = 0; i < 4 * in; i++)
+        x[i] = (float)(fer_uniform(6, i) * 2 - 1);
+    for (int j = 0; j < B->in_c; j++) {
+        fer_model_weight(&m, bn, 0)[j] = 2.0f;
+        fer_model_weight(&m, bn, 1)[j] = 0.5f;
+    }
+    memcpy(stats, m.stats, m.n_stats * sizeof(float));
+    fer_model_set_trainable(&m, bn);
+    size_t head = m.trainable_offset;
+    pass_once(&m, x, 1, 1, logits, grads[0]);
+    double worst_mean = 0.0;
+    for (int j = 0; j < B->in_c; j++) {
+        double sum = 0.0;
+        for (size_t r = 0; r < rows; r++)
+            sum += fer_model_activation(&m, bn)[r * B->in_c + j];
+        worst_mean = fmax(worst_mean, fabs(sum / (double)rows));
+    }
+    memcpy(m.stats, stats, m.n_stats * sizeof(float));
+    fer_model_set_trainable(&m, 0);
+    pass_once(&m, x, 1, 1, logits, grads[1]);
+    double worst = 0.0, largest = 0.0;
+    for (size_t i = head; i < m.n_params; i++) {
+        worst = fmax(worst, fabs((double)grads[0][i] - grads[1][i]));
+        largest = fmax(largest, fabs((double)grads[1][i]));
+    }
+    printf("frozen step with batch_normalization_1 folded into conv2d_1: head gradients differ from a full "
+           "step's by at most %.2e of the largest (%.3g); largest channel mean of batch_normalization_1's "
+           "output afterwards %.2e (xhat)\n",
+           worst / largest, largest, worst_mean);
+    CHECK(largest > 0 && worst / largest < 1e-5);
+    CHECK(worst_mean < 1e-4);
+    for (int i = 0; i < 2; i++)
+        free(grads[i]);
+    free(logits);
+    free(stats);
+    free(x);
+    fer_model_free(&m);
+}
+
 int main(void)
 {
     test_seed_counts();
     test_trainable_suffix();
     test_frozen_prefix_untouched();
     test_skip_unread_outputs();
+    test_frozen_batchnorm_fold();
     return check_report("test_model");
 }

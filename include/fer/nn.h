@@ -111,6 +111,20 @@ void fer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float 
                             const float *gamma, const float *save_mean, const float *save_invstd, int rows,
                             long global_rows, int c, const fer_reducer *r);
 
+/* xhat = (x - mean) * invstd, the normalized input before gamma and beta,
+   as fer_batchnorm_backward computes it. */
+void fer_batchnorm_normalized(float *xhat, const float *x, const float *mean, const float *invstd, int rows,
+                              int c);
+/* The parameter gradients of a batch normalization (y = gamma * xhat +
+   beta, c = ci channels) read by a valid convolution (kernel k, taps x ci x
+   co, no padding), without the convolution's input gradient. On entry dk
+   holds the convolution's kernel gradient computed from xhat in place of
+   y, and s its bias gradient; on return dk holds the kernel gradient for y,
+   and dgamma and dbeta the normalization's (src/nn/batchnorm_fold.c). For
+   a normalization whose input gradient nothing needs. */
+void fer_batchnorm_fold_conv_grads(float *dk, float *dgamma, float *dbeta, const float *k, const float *s,
+                                   const float *gamma, const float *beta, int taps, int ci, int co);
+
 /* ---- ReLU ------------------------------------------------------------------ */
 void fer_relu_forward(float *y, const float *x, size_t count);
 /* dx = dy where y > 0; dx may alias dy. */

@@ -150,7 +150,8 @@ static void print_report(const fer_model *m, const bench_report *r)
     if (r->first_trainable > 0)
         printf("frozen backbone: trainable from %s (the config's first phase)\n",
                m->layers[r->first_trainable].cfg.name);
-    printf("GFLOP/img: full = 3 x forward; frozen = forward + the gradients it computes\n");
+    printf("GFLOP/img (nominal: im2col-equivalent): full = 3 x forward; frozen = forward + the trainable "
+           "layers' kernel and input gradients\n");
     printf("peak memory: %.0f MiB RSS, %.0f MiB before the model: %.1f MiB per image above that, %.1f MiB "
            "per image in all\n",
            r->rss_peak_mib, r->rss_before_mib, (r->rss_peak_mib - r->rss_before_mib) / r->batch,

@@ -198,6 +198,16 @@ void fer_batchnorm_forward_infer(float *y, const float *x, const float *gamma, c
     normalize(y, x, moving_mean, scale, beta, rows, c);
 }
 
+void fer_batchnorm_normalized(float *xhat, const float *x, const float *mean, const float *invstd, int rows,
+                              int c)
+{
+    if (c <= 0)
+        return;
+    float zero[c];
+    memset(zero, 0, sizeof zero);
+    normalize(xhat, x, mean, invstd, zero, rows, c);
+}
+
 /* With xhat = (x - mean) * invstd over the m global rows:
    dbeta = sum dy, dgamma = sum dy * xhat,
    dx = gamma * invstd * (dy - sum(dy) / m - xhat * sum(dy * xhat) / m),

@@ -22,7 +22,10 @@
    between steps (fer_conv_kernel_cache), and for a caller that reads only
    the logits (fer_pass.skip_unread_outputs) a convolution followed by max
    pooling writes the pooled output alone when no backward reaches the two
-   (pooled_pair). */
+   (pooled_pair). A training pass that stops at a batch normalization read
+   by a valid convolution (the frozen-backbone step) gets the
+   normalization's parameter gradients from the convolution's kernel
+   gradient, without that convolution's input gradient (fold_backward). */
 #include "fer/model.h"
 #include "fer/rng.h"
 
@@ -508,6 +511,41 @@ static void batchnorm_infer_backward(fer_model *m, int l, const float *dy, float
             dx[r * c + j] = dy[r * c + j] * gamma[j] / sqrtf(var[j] + (float)L->cfg.epsilon);
 }
 
+/* Whether convolution l gives the batch normalization below it its
+   parameter gradients without an input gradient of its own (fold_backward):
+   the normalization is where a training pass stops, trainable, with no
+   input gradient asked of it, and the convolution has no padding. */
+static int folds_batchnorm(const fer_model *m, int l, int stop, const float *input_grad, const fer_pass *p)
+{
+    if (!p->training || l != stop + 1 || (stop == 0 && input_grad) || stop < m->first_trainable ||
+        m->layers[l].cfg.type != FER_LAYER_CONV2D || m->layers[stop].cfg.type != FER_LAYER_BATCHNORM)
+        return 0;
+    fer_conv_dims d;
+    conv_dims(&d, &m->layers[l], 1);
+    return d.pad == 0;
+}
+
+/* Backward of convolution l and of the batch normalization l - 1 below it
+   (folds_batchnorm): the convolution's kernel gradient from xhat, written
+   over the normalization's output, which nothing reads any more, then
+   fer_batchnorm_fold_conv_grads. conv2d_1's input gradient was half its
+   backward in the frozen-backbone step. */
+static void fold_backward(fer_model *m, int l, float *dy)
+{
+    fer_model_batch *b = m->batch;
+    const fer_layer *L = &m->layers[l], *N = &m->layers[l - 1];
+    float *xhat = b->act[l - 1], *dk = fer_model_weight_grad(m, l, 0), *db = fer_model_weight_grad(m, l, 1);
+    const float *k = fer_model_weight(m, l, 0);
+    fer_batchnorm_normalized(xhat, l == 1 ? b->input : b->act[l - 2], b->bn_mean[l - 1], b->bn_invstd[l - 1],
+                             b->n * N->in_h * N->in_w, N->in_c);
+    fer_conv_dims d;
+    conv_dims(&d, L, b->n);
+    fer_conv2d_backward(NULL, dk, db, dy, xhat, k, b->act[l], &d, L->cfg.relu && dy != b->act[l], b->scratch);
+    fer_batchnorm_fold_conv_grads(dk, fer_model_weight_grad(m, l - 1, 0), fer_model_weight_grad(m, l - 1, 1),
+                                  k, db, fer_model_weight(m, l - 1, 0), fer_model_weight(m, l - 1, 1),
+                                  L->cfg.kernel_size * L->cfg.kernel_size, L->in_c, L->out_c);
+}
+
 /* Layers from..stop backward, with dy already in its planned buffer. */
 static void backward_range(fer_model *m, int from, const int plan[], int stop, const fer_pass *p,
                            float *input_grad)
@@ -520,6 +558,16 @@ static void backward_range(fer_model *m, int from, const int plan[], int stop, c
         else if (l == 0 && input_grad)
             dx = input_grad;
         double start = pass_clock(p);
+        if (folds_batchnorm(m, l, stop, input_grad, p)) {
+            fold_backward(m, l, dy);
+            if (p->layer_seconds)
+                p->layer_seconds[m->n_layers + l] += pass_clock(p) - start;
+            if (p->grad_ready) {
+                p->grad_ready(l, p->grad_ctx);
+                p->grad_ready(l - 1, p->grad_ctx);
+            }
+            return;
+        }
         if (m->layers[l].cfg.type == FER_LAYER_BATCHNORM && !p->training) {
             if (dx)
                 batchnorm_infer_backward(m, l, dy, dx, n);

@@ -1,5 +1,9 @@
 #include "winograd_gemm.h"
 
+#include "fer/cpu.h"
+
+#include <cblas.h>
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <immintrin.h>
 
@@ -102,9 +106,20 @@ __attribute__((target("avx512f"))) static void panel16(float *c, size_t ldc, con
 #undef CALL1
 }
 
+/* Whether the loaded OpenBLAS kernel is narrower than AVX-512 (Haswell, say,
+   when OPENBLAS_CORETYPE presets it on an AVX-512 CPU). */
+static int blas_narrower(void)
+{
+    int level = fer_blas_core_level(openblas_get_corename());
+    return level > 0 && level < 4;
+}
+
 int fer_wgemm_own_kernel(int k, int n)
 {
-    return k >= 128 && n >= 128 && n % 16 == 0 && __builtin_cpu_supports("avx512f");
+    if (n % 16 != 0 || !__builtin_cpu_supports("avx512f"))
+        return 0;
+    int least = blas_narrower() ? 64 : 128;
+    return k >= least && n >= least;
 }
 
 /* Panel by panel; within a panel, tiles of MR rows, so that the panel

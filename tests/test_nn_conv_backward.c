@@ -1,7 +1,8 @@
 /* conv2d backward against naive loops in double, on batches spanning several
    im2col chunks (the finite-difference check covers only single-chunk
    shapes): dx, dk and db with and without the fused ReLU, for 3x3 same,
-   3x3 valid and 1x1, and NULL gradients skipped.
+   3x3 valid and 1x1 (one wide enough for fer's own AVX-512 GEMM), and NULL
+   gradients skipped.
 
    Tolerance: each gradient is a float sum of up to a few thousand products
    (dk sums over every output pixel, across chunk GEMMs with beta = 1); the
@@ -98,7 +99,7 @@ static void check(int n, int h, int w, int ci, int co, int k, int same, int relu
     CHECK_MSG(!want_chunks || pixels > chunk, "%zu pixels fit one chunk", pixels);
 
     /* Each gradient alone equals its value from the full call. */
-    float *dk2 = malloc(nk * sizeof *dk2), *dx2 = malloc(nx * sizeof *dx2), db2[64];
+    float *dk2 = malloc(nk * sizeof *dk2), *dx2 = malloc(nx * sizeof *dx2), *db2 = malloc(co * sizeof *db2);
     memcpy(dy, dy0, ny * sizeof *dy);
     fer_conv2d_backward(NULL, dk2, NULL, dy, x, kk, y, &d, relu, scratch);
     memcpy(dy, dy0, ny * sizeof *dy);
@@ -110,6 +111,7 @@ static void check(int n, int h, int w, int ci, int co, int k, int same, int relu
     printf("  dx, dk, db computed alone (others NULL) are identical: %s\n", alone ? "yes" : "no");
     CHECK(alone);
 
+    free(db2);
     free(dx2);
     free(dk2);
     free(g.db_mag);
@@ -147,5 +149,6 @@ int main(void)
     check_chunked(33, 31, 64, 5, 1, 1);
     check_chunked(29, 27, 64, 4, 0, 0);
     check(3, 7, 5, 16, 8, 1, 1, 1, 0);
+    check(2, 9, 7, 128, 144, 1, 0, 1, 0); /* 1x1 input gradient on the own AVX-512 GEMM, a 16-wide panel */
     return check_report("test_nn_conv_backward");
 }

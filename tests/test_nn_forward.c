@@ -1,6 +1,7 @@
 /* Forward passes of the layer kernels against naive direct loops in double:
    convolutions of odd shapes, 5x5 and 1x1 kernels, and batches larger than
-   one im2col chunk (chunks that start and end inside an image); max pooling
+   one im2col chunk (chunks that start and end inside an image), a 1x1
+   convolution wide enough for fer's own AVX-512 GEMM; max pooling
    of odd sizes (floor); BatchNorm statistics and inference; dense, GAP,
    softmax; Glorot ranges and keyed determinism.
 
@@ -8,6 +9,7 @@
    error bounded by about K * 2^-24 * sum |terms| and in practice near
    sqrt(K) * 2^-24 * sum |terms|; errors are reported relative to
    sum |terms| + |bias| and held to 1e-5 (K <= 1600 here). */
+#include "../src/nn/winograd_gemm.h"
 #include "check.h"
 #include "fer/nn.h"
 #include "fer/rng.h"
@@ -74,10 +76,10 @@ static void check_conv(int n, int h, int w, int ci, int co, int k, int same, int
     size_t patch = (size_t)k * k * ci, pixels = (size_t)n * d.ho * d.wo;
     size_t chunk = k == 1 ? pixels : (fer_conv2d_scratch_floats(&d) - co) / patch;
     size_t chunks = chunk ? (pixels + chunk - 1) / chunk : 0;
-    printf("conv2d %dx%d %s%s n=%d %dx%d ci=%d co=%d -> %dx%d (%zu chunk(s) of %zu pixels): max rel err %.2e "
-           "(tol 1e-5)\n",
+    printf("conv2d %dx%d %s%s n=%d %dx%d ci=%d co=%d -> %dx%d (%zu chunk(s) of %zu pixels%s): max rel err "
+           "%.2e (tol 1e-5)\n",
            k, k, same ? "same" : "valid", relu ? " relu" : "", n, h, w, ci, co, d.ho, d.wo, chunks, chunk,
-           worst);
+           k == 1 && fer_wgemm_own_kernel(ci, co) ? ", own GEMM" : "", worst);
     CHECK(worst < 1e-5);
     if (want_chunks) {
         /* The point of this shape: a chunk boundary inside an image. */
@@ -305,6 +307,7 @@ int main(void)
     check_conv(2, 5, 3, 6, 7, 1, 1, 0, 0);
     check_conv(2, 5, 3, 6, 7, 1, 0, 1, 0);
     check_conv(1, 1, 1, 3, 2, 3, 1, 1, 0);
+    check_conv(2, 9, 7, 144, 128, 1, 0, 1, 0); /* 1x1 wide enough for the own AVX-512 GEMM */
     check_conv_chunked(33, 31, 64, 5, 1, 1);
     check_conv_chunked(29, 27, 64, 4, 0, 0);
     check_maxpool(2, 7, 9, 3);

@@ -1,11 +1,12 @@
 /* The Winograd correlation's element products, C = A B with A the tiles
    (rows) by input channels and B a transformed kernel element, private to
-   src/nn/conv2d_winograd.c. On CPUs with AVX-512 and widths that are
-   multiples of 16, an own kernel multiplies A in place by a B that the
-   kernel transform wrote in panels (below): OpenBLAS packed the same B
-   again for every chunk of tiles, and its GEMMs ran at 55-75% of peak on
-   these thin shapes (K and N of 128 to 512, a few hundred rows). A row's
-   result depends on that row and B only, never on the thread count. */
+   src/nn/conv2d_winograd.c (and to conv2d.c's 1x1 products, A the pixels). On
+   CPUs with AVX-512 and widths that are multiples of 16, an own kernel
+   multiplies A in place by a B that the kernel transform wrote in panels
+   (below): OpenBLAS packed the same B again for every chunk of tiles, and its
+   GEMMs ran at 55-75% of peak on these thin shapes (K and N of 128 to 512, a
+   few hundred rows). A row's result depends on that row and B only, never on
+   the thread count. */
 #ifndef FER_NN_WINOGRAD_GEMM_H
 #define FER_NN_WINOGRAD_GEMM_H
 

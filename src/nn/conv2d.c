@@ -378,6 +378,7 @@ typedef struct {
     const float *dy, *x;
     const fer_conv_dims *d;
     float *scratch;
+    int own_tn; /* fer_wgemm_tn rather than OpenBLAS (1x1 only) */
 } kernel_grad_job;
 
 /* Output channels per kernel-gradient block: DK_BLOCKS blocks of a multiple
@@ -405,8 +406,12 @@ static void kernel_grad_worker(void *ctx, int worker, int workers)
         const float *col = columns(slot, j->x, d, p0, m);
         for (int blk = b0; blk < b1; blk++) {
             int c0 = blk * bw, nb = d->co - c0 < bw ? d->co - c0 : bw;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, nb, (int)m, 1.0f, col, K,
-                        j->dy + p0 * d->co + c0, d->co, p0 == 0 ? 0.0f : 1.0f, j->dk + c0, d->co);
+            if (j->own_tn)
+                fer_wgemm_tn(j->dk + c0, (size_t)d->co, col, (size_t)K, j->dy + p0 * d->co + c0,
+                             (size_t)d->co, K, nb, (int)m, p0 > 0);
+            else
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, nb, (int)m, 1.0f, col, K,
+                            j->dy + p0 * d->co + c0, d->co, p0 == 0 ? 0.0f : 1.0f, j->dk + c0, d->co);
         }
     }
 }
@@ -510,6 +515,7 @@ void fer_conv2d_backward(float *dx, float *dk, float *db, float *dy, const float
         memset(dk, 0, patch_floats(d) * d->co * sizeof *dk);
     if (dk && total > 0) {
         kernel_grad_job j = {.dk = dk, .dy = dy, .x = x, .d = d, .scratch = scratch};
+        j.own_tn = is_pointwise(d) && d->co % 16 == 0 && fer_wgemm_own_tn(d->ci, dk_block(d));
         size_t blocks = (size_t)(d->co + dk_block(d) - 1) / dk_block(d);
         fer_team_run(team_for(blocks, is_pointwise(d) ? blocks : slot_count(d)), kernel_grad_worker, &j);
     }

@@ -931,6 +931,7 @@ typedef struct {
     const wino_grid *g;
     float *region;
     size_t chunk;
+    int own_tn;             /* fer_wgemm_tn rather than OpenBLAS */
     fer_team_barrier *sync; /* NULL for a team of one */
 } kernel_grad_job;
 
@@ -955,10 +956,15 @@ static void kernel_grad_worker(void *ctx, int worker, int workers)
         }
         if (j->sync)
             fer_team_barrier_wait(j->sync);
-        for (size_t e = TILE * r0; e < TILE * r1; e++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->cin, g->cout, (int)nt, 1.0f,
-                        v + e * vstride, g->cin, w + e * wstride, g->cout, t0 == 0 ? 0.0f : 1.0f,
-                        j->du + e * uel, g->cout);
+        for (size_t e = TILE * r0; e < TILE * r1; e++) {
+            if (j->own_tn)
+                fer_wgemm_tn(j->du + e * uel, (size_t)g->cout, v + e * vstride, (size_t)g->cin,
+                             w + e * wstride, (size_t)g->cout, g->cin, g->cout, (int)nt, t0 > 0);
+            else
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->cin, g->cout, (int)nt, 1.0f,
+                            v + e * vstride, g->cin, w + e * wstride, g->cout, t0 == 0 ? 0.0f : 1.0f,
+                            j->du + e * uel, g->cout);
+        }
         if (j->sync)
             fer_team_barrier_wait(j->sync); /* the next chunk's tiles overwrite these */
     }
@@ -984,6 +990,7 @@ static void kernel_grad_pass(float *dk, const float *dy, const float *x, const f
                          .g = &g,
                          .region = s->region,
                          .chunk = s->grad_chunk,
+                         .own_tn = fer_wgemm_own_tn(d->ci, d->co),
                          .sync = workers > 1 ? &sync : NULL};
     fer_team_run(workers, kernel_grad_worker, &j);
     kernel_gradient(dk, s->u, uel);

@@ -9,20 +9,21 @@
 
 enum { MR = 14 }; /* rows per tile: 14 x 2 accumulators, 2 registers for B, 1 for A */
 
-/* c[0..rows) x [0..16 NV) = a's rows times a panel of B (k rows of 16 NV
-   floats). With rows and NV constant (always inlined into the switches
-   below), the accumulators live in registers. */
-#define TILE_BODY(NV)                                                                                        \
+/* c[0..rows) x [0..16 NV) = A's rows times a panel of B (k rows of 16 NV
+   floats, row p at B_ROW(p)), A's element (r, p) read as A_AT(r, p) and
+   the accumulators started at INIT(r, v). With rows and NV constant
+   (always inlined into the switches below), they live in registers. */
+#define TILE_BODY(NV, INIT, A_AT, B_ROW)                                                                     \
     __m512 acc[MR][NV];                                                                                      \
     for (int r = 0; r < rows; r++)                                                                           \
         for (int v = 0; v < NV; v++)                                                                         \
-            acc[r][v] = _mm512_setzero_ps();                                                                 \
+            acc[r][v] = INIT(r, v);                                                                          \
     for (int p = 0; p < k; p++) {                                                                            \
         __m512 bv[NV];                                                                                       \
         for (int v = 0; v < NV; v++)                                                                         \
-            bv[v] = _mm512_loadu_ps(b + (size_t)p * 16 * NV + 16 * v);                                       \
+            bv[v] = _mm512_loadu_ps(B_ROW(p) + 16 * v);                                                      \
         for (int r = 0; r < rows; r++) {                                                                     \
-            __m512 av = _mm512_set1_ps(a[(size_t)r * lda + p]);                                              \
+            __m512 av = _mm512_set1_ps(A_AT(r, p));                                                          \
             for (int v = 0; v < NV; v++)                                                                     \
                 acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);                                           \
         }                                                                                                    \
@@ -31,16 +32,26 @@ enum { MR = 14 }; /* rows per tile: 14 x 2 accumulators, 2 registers for B, 1 fo
         for (int v = 0; v < NV; v++)                                                                         \
             _mm512_storeu_ps(c + (size_t)r * ldc + 16 * v, acc[r][v]);
 
+/* C = A B with A row-major (m x k) and B packed: panel rows of 16 NV. */
+#define ZERO(r, v) _mm512_setzero_ps()
+#define A_ROW_MAJOR(r, p) a[(size_t)(r)*lda + (p)]
+#define PACKED_ROW_2(p) (b + (size_t)(p)*32)
+#define PACKED_ROW_1(p) (b + (size_t)(p)*16)
+/* C (+)= A^T B with A (k x m) and B (k x n) row-major, neither packed. */
+#define FROM_C(r, v) (accumulate ? _mm512_loadu_ps(c + (size_t)(r)*ldc + 16 * (v)) : _mm512_setzero_ps())
+#define A_TRANSPOSED(r, p) a[(size_t)(p)*lda + (r)]
+#define B_ROW(p) (b + (size_t)(p)*ldb)
+
 __attribute__((target("avx512f"), always_inline)) static inline void
 tile2(float *c, size_t ldc, const float *a, size_t lda, const float *b, int k, const int rows)
 {
-    TILE_BODY(2)
+    TILE_BODY(2, ZERO, A_ROW_MAJOR, PACKED_ROW_2)
 }
 
 __attribute__((target("avx512f"), always_inline)) static inline void
 tile1(float *c, size_t ldc, const float *a, size_t lda, const float *b, int k, const int rows)
 {
-    TILE_BODY(1)
+    TILE_BODY(1, ZERO, A_ROW_MAJOR, PACKED_ROW_1)
 }
 
 /* One instance per row count, so that every loop above has constant bounds. */
@@ -106,6 +117,38 @@ __attribute__((target("avx512f"))) static void panel16(float *c, size_t ldc, con
 #undef CALL1
 }
 
+__attribute__((target("avx512f"), always_inline)) static inline void
+tn_tile2(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, int k, int accumulate,
+         const int rows)
+{
+    TILE_BODY(2, FROM_C, A_TRANSPOSED, B_ROW)
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+tn_tile1(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, int k, int accumulate,
+         const int rows)
+{
+    TILE_BODY(1, FROM_C, A_TRANSPOSED, B_ROW)
+}
+
+__attribute__((target("avx512f"))) static void tn_panel32(float *c, size_t ldc, const float *a, size_t lda,
+                                                          const float *b, size_t ldb, int k, int accumulate,
+                                                          int rows)
+{
+#define CALL2(R) tn_tile2(c, ldc, a, lda, b, ldb, k, accumulate, R)
+    ROWS_CASES(CALL2)
+#undef CALL2
+}
+
+__attribute__((target("avx512f"))) static void tn_panel16(float *c, size_t ldc, const float *a, size_t lda,
+                                                          const float *b, size_t ldb, int k, int accumulate,
+                                                          int rows)
+{
+#define CALL1(R) tn_tile1(c, ldc, a, lda, b, ldb, k, accumulate, R)
+    ROWS_CASES(CALL1)
+#undef CALL1
+}
+
 /* Whether the loaded OpenBLAS kernel is narrower than AVX-512 (Haswell, say,
    when OPENBLAS_CORETYPE presets it on an AVX-512 CPU). */
 static int blas_narrower(void)
@@ -120,6 +163,26 @@ int fer_wgemm_own_kernel(int k, int n)
         return 0;
     int least = blas_narrower() ? 64 : 128;
     return k >= least && n >= least;
+}
+
+int fer_wgemm_own_tn(int m, int n)
+{
+    if (m < 64 || n < 16 || n % 16 != 0 || !__builtin_cpu_supports("avx512f"))
+        return 0;
+    return blas_narrower() || (m <= 128 && n <= 128);
+}
+
+void fer_wgemm_tn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, int m, int n,
+                  int k, int accumulate)
+{
+    for (int j = 0; j < n; j += FER_WGEMM_PANEL)
+        for (int i = 0; i < m; i += MR) {
+            int rows = m - i < MR ? m - i : MR;
+            if (n - j >= FER_WGEMM_PANEL)
+                tn_panel32(c + (size_t)i * ldc + j, ldc, a + i, lda, b + j, ldb, k, accumulate, rows);
+            else
+                tn_panel16(c + (size_t)i * ldc + j, ldc, a + i, lda, b + j, ldb, k, accumulate, rows);
+        }
 }
 
 /* Panel by panel; within a panel, tiles of MR rows, so that the panel
@@ -143,6 +206,18 @@ int fer_wgemm_own_kernel(int k, int n)
 {
     (void)k, (void)n;
     return 0;
+}
+
+int fer_wgemm_own_tn(int m, int n)
+{
+    (void)m, (void)n;
+    return 0;
+}
+
+void fer_wgemm_tn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, int m, int n,
+                  int k, int accumulate)
+{
+    (void)c, (void)ldc, (void)a, (void)lda, (void)b, (void)ldb, (void)m, (void)n, (void)k, (void)accumulate;
 }
 
 void fer_wgemm_packed(float *c, size_t ldc, const float *a, size_t lda, const float *packed, int m, int n,

@@ -37,4 +37,19 @@ static inline size_t fer_wgemm_packed_at(int kk, int nn, int n, int k)
 void fer_wgemm_packed(float *c, size_t ldc, const float *a, size_t lda, const float *packed, int m, int n,
                       int k);
 
+/* Whether fer_wgemm_tn runs for an m x n C on this CPU: from 64 rows
+   where the loaded OpenBLAS kernel is narrower than AVX-512 (with a preset
+   Haswell kernel, block3_conv2's backward went 42-45 -> 34-35 ms per batch
+   of 32), and up to 128 x 128 with OpenBLAS's SkylakeX kernel, which was
+   faster above that (block3_conv2 30 against 31-33 ms) and slower below
+   (block1_conv2 47-48 against 43-46 ms). */
+int fer_wgemm_own_tn(int m, int n);
+
+/* c (m x n, row stride ldc) = a^T b, or c += a^T b with accumulate: a is
+   k x m (row stride lda), b k x n (row stride ldb), neither packed. Each
+   element of c sums its k products in order. Only where
+   fer_wgemm_own_tn(m, n). */
+void fer_wgemm_tn(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, int m, int n,
+                  int k, int accumulate);
+
 #endif

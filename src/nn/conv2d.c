@@ -13,7 +13,8 @@
    1x1 convolution's forward and input gradient use it too, on a kernel
    packed into the scratch for the call: with a preset
    OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU, conv2d_2's forward went
-   3.9 -> 2.1 ms per batch of 32. */
+   3.9 -> 2.1 ms per batch of 32. Its kernel gradient takes fer_wgemm_tn
+   where that runs. */
 #include "fer/nn.h"
 
 #include "conv2d_direct.h"
@@ -102,9 +103,10 @@ static int team_for(size_t units, size_t cap)
     return workers > 0 ? (int)workers : 1;
 }
 
-/* Scratch layout: the im2col slots (for 1x1, the packed kernel), then co floats for a
-   chunk's bias-gradient partial sums (a two-level sum keeps db accurate
-   over ~10^5 rows in float). The Winograd path has its own layout. */
+/* Scratch layout: the im2col slots (for 1x1, the packed kernel), then co
+   floats for a chunk's bias-gradient partial sums (a two-level sum keeps
+   db accurate over ~10^5 rows in float). The Winograd path has its own
+   layout. */
 size_t fer_conv2d_scratch_floats(const fer_conv_dims *d)
 {
     size_t col = is_pointwise(d) ? (size_t)d->ci * d->co : slot_count(d) * chunk_pixels(d) * patch_floats(d);

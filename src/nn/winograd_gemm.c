@@ -9,28 +9,35 @@
 
 enum { MR = 14 }; /* rows per tile: 14 x 2 accumulators, 2 registers for B, 1 for A */
 
-/* c[0..rows) x [0..16 NV) = A's rows times a panel of B (k rows of 16 NV
-   floats, row p at B_ROW(p)), A's element (r, p) read as A_AT(r, p) and
-   the accumulators started at INIT(r, v). With rows and NV constant
-   (always inlined into the switches below), they live in registers. */
-#define TILE_BODY(NV, INIT, A_AT, B_ROW)                                                                     \
-    __m512 acc[MR][NV];                                                                                      \
-    for (int r = 0; r < rows; r++)                                                                           \
-        for (int v = 0; v < NV; v++)                                                                         \
-            acc[r][v] = INIT(r, v);                                                                          \
-    for (int p = 0; p < k; p++) {                                                                            \
-        __m512 bv[NV];                                                                                       \
-        for (int v = 0; v < NV; v++)                                                                         \
-            bv[v] = _mm512_loadu_ps(B_ROW(p) + 16 * v);                                                      \
-        for (int r = 0; r < rows; r++) {                                                                     \
-            __m512 av = _mm512_set1_ps(A_AT(r, p));                                                          \
+/* A register tile, c[0..rows) x [0..16 NV) = A's rows times a panel of B
+   (k rows of 16 NV floats, row p at ROW_OF(p)), A's element (r, p) read as
+   A_AT(r, p), the accumulators started at INIT(r, v). One signature for
+   both kinds of product below; with rows and NV constant (always inlined
+   into the panel switches), the accumulators live in registers. */
+#define TILE_FN(NAME, NV, INIT, A_AT, ROW_OF)                                                                \
+    __attribute__((target("avx512f"), always_inline)) static inline void NAME(                               \
+        float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, int k, int accumulate, \
+        const int rows)                                                                                      \
+    {                                                                                                        \
+        (void)ldb, (void)accumulate; /* the packed kind reads neither */                                     \
+        __m512 acc[MR][NV];                                                                                  \
+        for (int r = 0; r < rows; r++)                                                                       \
             for (int v = 0; v < NV; v++)                                                                     \
-                acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);                                           \
+                acc[r][v] = INIT(r, v);                                                                      \
+        for (int p = 0; p < k; p++) {                                                                        \
+            __m512 bv[NV];                                                                                   \
+            for (int v = 0; v < NV; v++)                                                                     \
+                bv[v] = _mm512_loadu_ps(ROW_OF(p) + 16 * v);                                                 \
+            for (int r = 0; r < rows; r++) {                                                                 \
+                __m512 av = _mm512_set1_ps(A_AT(r, p));                                                      \
+                for (int v = 0; v < NV; v++)                                                                 \
+                    acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);                                       \
+            }                                                                                                \
         }                                                                                                    \
-    }                                                                                                        \
-    for (int r = 0; r < rows; r++)                                                                           \
-        for (int v = 0; v < NV; v++)                                                                         \
-            _mm512_storeu_ps(c + (size_t)r * ldc + 16 * v, acc[r][v]);
+        for (int r = 0; r < rows; r++)                                                                       \
+            for (int v = 0; v < NV; v++)                                                                     \
+                _mm512_storeu_ps(c + (size_t)r * ldc + 16 * v, acc[r][v]);                                   \
+    }
 
 /* C = A B with A row-major (m x k) and B packed: panel rows of 16 NV. */
 #define ZERO(r, v) _mm512_setzero_ps()
@@ -42,112 +49,45 @@ enum { MR = 14 }; /* rows per tile: 14 x 2 accumulators, 2 registers for B, 1 fo
 #define A_TRANSPOSED(r, p) a[(size_t)(p)*lda + (r)]
 #define B_ROW(p) (b + (size_t)(p)*ldb)
 
-__attribute__((target("avx512f"), always_inline)) static inline void
-tile2(float *c, size_t ldc, const float *a, size_t lda, const float *b, int k, const int rows)
-{
-    TILE_BODY(2, ZERO, A_ROW_MAJOR, PACKED_ROW_2)
-}
+TILE_FN(tile2, 2, ZERO, A_ROW_MAJOR, PACKED_ROW_2)
+TILE_FN(tile1, 1, ZERO, A_ROW_MAJOR, PACKED_ROW_1)
+TILE_FN(tn_tile2, 2, FROM_C, A_TRANSPOSED, B_ROW)
+TILE_FN(tn_tile1, 1, FROM_C, A_TRANSPOSED, B_ROW)
 
-__attribute__((target("avx512f"), always_inline)) static inline void
-tile1(float *c, size_t ldc, const float *a, size_t lda, const float *b, int k, const int rows)
-{
-    TILE_BODY(1, ZERO, A_ROW_MAJOR, PACKED_ROW_1)
-}
-
-/* One instance per row count, so that every loop above has constant bounds. */
-#define ROWS_CASES(F)                                                                                        \
-    switch (rows) {                                                                                          \
-    case 14:                                                                                                 \
-        F(14);                                                                                               \
-        break;                                                                                               \
-    case 13:                                                                                                 \
-        F(13);                                                                                               \
-        break;                                                                                               \
-    case 12:                                                                                                 \
-        F(12);                                                                                               \
-        break;                                                                                               \
-    case 11:                                                                                                 \
-        F(11);                                                                                               \
-        break;                                                                                               \
-    case 10:                                                                                                 \
-        F(10);                                                                                               \
-        break;                                                                                               \
-    case 9:                                                                                                  \
-        F(9);                                                                                                \
-        break;                                                                                               \
-    case 8:                                                                                                  \
-        F(8);                                                                                                \
-        break;                                                                                               \
-    case 7:                                                                                                  \
-        F(7);                                                                                                \
-        break;                                                                                               \
-    case 6:                                                                                                  \
-        F(6);                                                                                                \
-        break;                                                                                               \
-    case 5:                                                                                                  \
-        F(5);                                                                                                \
-        break;                                                                                               \
-    case 4:                                                                                                  \
-        F(4);                                                                                                \
-        break;                                                                                               \
-    case 3:                                                                                                  \
-        F(3);                                                                                                \
-        break;                                                                                               \
-    case 2:                                                                                                  \
-        F(2);                                                                                                \
-        break;                                                                                               \
-    default:                                                                                                 \
-        F(1);                                                                                                \
-        break;                                                                                               \
+/* A panel: one tile instance per row count, so that every loop of the
+   tile has constant bounds. */
+#define CASE(TILE, R)                                                                                        \
+    case R:                                                                                                  \
+        TILE(c, ldc, a, lda, b, ldb, k, accumulate, R);                                                      \
+        break;
+#define PANEL_FN(NAME, TILE)                                                                                 \
+    __attribute__((target("avx512f"))) static void NAME(float *c, size_t ldc, const float *a, size_t lda,    \
+                                                        const float *b, size_t ldb, int k, int accumulate,   \
+                                                        int rows)                                            \
+    {                                                                                                        \
+        switch (rows) {                                                                                      \
+            CASE(TILE, 14)                                                                                   \
+            CASE(TILE, 13)                                                                                   \
+            CASE(TILE, 12)                                                                                   \
+            CASE(TILE, 11)                                                                                   \
+            CASE(TILE, 10)                                                                                   \
+            CASE(TILE, 9)                                                                                    \
+            CASE(TILE, 8)                                                                                    \
+            CASE(TILE, 7)                                                                                    \
+            CASE(TILE, 6)                                                                                    \
+            CASE(TILE, 5)                                                                                    \
+            CASE(TILE, 4)                                                                                    \
+            CASE(TILE, 3)                                                                                    \
+            CASE(TILE, 2)                                                                                    \
+        default:                                                                                             \
+            TILE(c, ldc, a, lda, b, ldb, k, accumulate, 1);                                                  \
+        }                                                                                                    \
     }
 
-__attribute__((target("avx512f"))) static void panel32(float *c, size_t ldc, const float *a, size_t lda,
-                                                       const float *b, int k, int rows)
-{
-#define CALL2(R) tile2(c, ldc, a, lda, b, k, R)
-    ROWS_CASES(CALL2)
-#undef CALL2
-}
-
-__attribute__((target("avx512f"))) static void panel16(float *c, size_t ldc, const float *a, size_t lda,
-                                                       const float *b, int k, int rows)
-{
-#define CALL1(R) tile1(c, ldc, a, lda, b, k, R)
-    ROWS_CASES(CALL1)
-#undef CALL1
-}
-
-__attribute__((target("avx512f"), always_inline)) static inline void
-tn_tile2(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, int k, int accumulate,
-         const int rows)
-{
-    TILE_BODY(2, FROM_C, A_TRANSPOSED, B_ROW)
-}
-
-__attribute__((target("avx512f"), always_inline)) static inline void
-tn_tile1(float *c, size_t ldc, const float *a, size_t lda, const float *b, size_t ldb, int k, int accumulate,
-         const int rows)
-{
-    TILE_BODY(1, FROM_C, A_TRANSPOSED, B_ROW)
-}
-
-__attribute__((target("avx512f"))) static void tn_panel32(float *c, size_t ldc, const float *a, size_t lda,
-                                                          const float *b, size_t ldb, int k, int accumulate,
-                                                          int rows)
-{
-#define CALL2(R) tn_tile2(c, ldc, a, lda, b, ldb, k, accumulate, R)
-    ROWS_CASES(CALL2)
-#undef CALL2
-}
-
-__attribute__((target("avx512f"))) static void tn_panel16(float *c, size_t ldc, const float *a, size_t lda,
-                                                          const float *b, size_t ldb, int k, int accumulate,
-                                                          int rows)
-{
-#define CALL1(R) tn_tile1(c, ldc, a, lda, b, ldb, k, accumulate, R)
-    ROWS_CASES(CALL1)
-#undef CALL1
-}
+PANEL_FN(panel32, tile2)
+PANEL_FN(panel16, tile1)
+PANEL_FN(tn_panel32, tn_tile2)
+PANEL_FN(tn_panel16, tn_tile1)
 
 /* Whether the loaded OpenBLAS kernel is narrower than AVX-512 (Haswell, say,
    when OPENBLAS_CORETYPE presets it on an AVX-512 CPU). */
@@ -195,9 +135,9 @@ void fer_wgemm_packed(float *c, size_t ldc, const float *a, size_t lda, const fl
         for (int i = 0; i < m; i += MR) {
             int rows = m - i < MR ? m - i : MR;
             if (n - j >= FER_WGEMM_PANEL)
-                panel32(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b, k, rows);
+                panel32(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b, 0, k, 0, rows);
             else
-                panel16(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b, k, rows);
+                panel16(c + (size_t)i * ldc + j, ldc, a + (size_t)i * lda, lda, b, 0, k, 0, rows);
         }
     }
 }

@@ -51,7 +51,8 @@ static void test_features_match_cpuinfo(void)
         int ours;
     } pairs[] = {{"sse4_1", f.sse4_1},     {"avx", f.avx},           {"fma", f.fma},
                  {"avx2", f.avx2},         {"avx512f", f.avx512f},   {"avx512bw", f.avx512bw},
-                 {"avx512dq", f.avx512dq}, {"avx512vl", f.avx512vl}, {"avx512_bf16", f.avx512_bf16}};
+                 {"avx512dq", f.avx512dq}, {"avx512vl", f.avx512vl}, {"avx512_bf16", f.avx512_bf16},
+                 {"amx_tile", f.amx_tile}, {"amx_bf16", f.amx_bf16}};
     printf("features: vendor %s family %d model %d; best OpenBLAS core %s\n", f.vendor, f.family, f.model,
            fer_blas_best_core(&f) ? fer_blas_best_core(&f) : "(generic only)");
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {

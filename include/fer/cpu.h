@@ -44,6 +44,10 @@ typedef struct {
     int family, model; /* display family and model (base + extended) */
     int sse4_1, avx, fma, avx2;
     int avx512f, avx512bw, avx512dq, avx512vl, avx512_bf16;
+    /* AMX: the tile unit and its bf16 product, with XCR0's tile state
+       enabled. Linux also wants each process to ask for the tile data
+       state before its first tile instruction (fer_bf16_kernel_best). */
+    int amx_tile, amx_bf16;
 } fer_cpu_features;
 
 /* Fills f from cpuid/xgetbv of the CPU this runs on. Cannot fail. */

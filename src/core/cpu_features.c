@@ -10,8 +10,8 @@
 #include <cpuid.h>
 
 /* XCR0 bits: 1 SSE, 2 AVX (YMM upper halves), 5-7 AVX-512 (opmask, ZMM0-15
-   upper halves, ZMM16-31). */
-enum { XCR0_YMM = 0x06, XCR0_ZMM = 0xe6 };
+   upper halves, ZMM16-31), 17-18 AMX (tile configuration, tile data). */
+enum { XCR0_YMM = 0x06, XCR0_ZMM = 0xe6, XCR0_TILE = 0x60000 };
 
 static unsigned long long read_xcr0(void)
 {
@@ -45,6 +45,7 @@ void fer_cpu_detect(fer_cpu_features *f)
     unsigned long long xcr0 = bit(c, 27) ? read_xcr0() : 0; /* OSXSAVE: xgetbv is allowed */
     int os_ymm = (xcr0 & XCR0_YMM) == XCR0_YMM;
     int os_zmm = (xcr0 & XCR0_ZMM) == XCR0_ZMM;
+    int os_tile = (xcr0 & XCR0_TILE) == XCR0_TILE;
     f->avx = os_ymm && bit(c, 28);
     f->fma = os_ymm && bit(c, 12);
     if (max_leaf < 7)
@@ -57,6 +58,8 @@ void fer_cpu_detect(fer_cpu_features *f)
     f->avx512dq = os_zmm && bit(b, 17);
     f->avx512bw = os_zmm && bit(b, 30);
     f->avx512vl = os_zmm && bit(b, 31);
+    f->amx_bf16 = os_tile && bit(d, 22);
+    f->amx_tile = os_tile && bit(d, 24);
     if (max_subleaf >= 1) {
         __get_cpuid_count(7, 1, &a, &b, &c, &d);
         f->avx512_bf16 = os_zmm && bit(a, 5);

@@ -7,6 +7,8 @@
 #ifndef FER_NN_H
 #define FER_NN_H
 
+#include "fer/precision.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +77,20 @@ int fer_conv2d_backward_over_input_ok(const fer_conv_dims *d);
 void fer_conv2d_backward_over_input(float *x_dx, float *dk, float *db, float *dy, const float *k,
                                     const float *y, const fer_conv_dims *d, int relu, int relu_below,
                                     float *scratch);
+
+/* The same convolution with bf16 products (include/fer/precision.h): x,
+   dy and k rounded to bf16 as they enter a product, fp32 sums; bias,
+   ReLU, its mask and db in fp32 as above. kernel is a bf16 kind that runs
+   here. scratch: fer_conv2d_bf16_scratch_floats(d) floats. Each output
+   element is within the fp32 summation bound of the exact result on the
+   rounded operands (src/nn/bf16_gemm.h), and no result depends on the
+   thread count. */
+size_t fer_conv2d_bf16_scratch_floats(const fer_conv_dims *d);
+void fer_conv2d_forward_bf16(fer_products kernel, float *y, const float *x, const float *k, const float *b,
+                             const fer_conv_dims *d, int relu, float *scratch);
+void fer_conv2d_backward_bf16(fer_products kernel, float *dx, float *dk, float *db, float *dy, const float *x,
+                              const float *k, const float *y, const fer_conv_dims *d, int relu,
+                              float *scratch);
 
 /* ---- 2x2 max pooling, stride 2, floor (Keras 'valid') ---------------------
    x: n x h x w x c, y: n x h/2 x w/2 x c. Ties: the gradient goes to the first

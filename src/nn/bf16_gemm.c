@@ -19,17 +19,28 @@ void fer_bf16_round_row(fer_bf16 *dst, const float *src, size_t count, size_t pa
         dst[i] = 0;
 }
 
-void fer_bf16_pack_b(fer_bf16 *dst, const float *b, size_t row_stride, size_t col_stride, int k, int n)
+void fer_bf16_pack_b_rows(fer_bf16 *dst, const float *b, size_t row_stride, size_t col_stride, int k, int n,
+                          int r0, int r1)
 {
     const size_t kp = (size_t)fer_bf16_kp(k);
-    memset(dst, 0, fer_bf16_packed_size(k, n) * sizeof *dst);
-    for (int r = 0; r < k; r++)
-        for (int c = 0; c < n; c++) {
-            size_t at = (size_t)(c / FER_BF16_PANEL) * kp * FER_BF16_PANEL +
-                        (size_t)(r / 2) * 2 * FER_BF16_PANEL + (size_t)(c % FER_BF16_PANEL) * 2 +
-                        (size_t)(r % 2);
-            dst[at] = fer_bf16_from_float(b[(size_t)r * row_stride + (size_t)c * col_stride]);
+    const int panels = fer_bf16_pad(n, FER_BF16_PANEL) / FER_BF16_PANEL;
+    for (int p = r0 / 2; p < (r1 + 1) / 2; p++)
+        for (int panel = 0; panel < panels; panel++) {
+            fer_bf16 *out = dst + (size_t)panel * kp * FER_BF16_PANEL + (size_t)p * 2 * FER_BF16_PANEL;
+            for (int lane = 0; lane < FER_BF16_PANEL; lane++) {
+                int c = panel * FER_BF16_PANEL + lane;
+                for (int half = 0; half < 2; half++) {
+                    int r = 2 * p + half;
+                    float v = r < k && c < n ? b[(size_t)r * row_stride + (size_t)c * col_stride] : 0.0f;
+                    out[2 * lane + half] = fer_bf16_from_float(v);
+                }
+            }
         }
+}
+
+void fer_bf16_pack_b(fer_bf16 *dst, const float *b, size_t row_stride, size_t col_stride, int k, int n)
+{
+    fer_bf16_pack_b_rows(dst, b, row_stride, col_stride, k, n, 0, fer_bf16_kp(k));
 }
 
 /* One element after another, the pairs of each in order: the kernel the

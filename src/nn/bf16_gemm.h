@@ -80,6 +80,11 @@ void fer_bf16_round_row(fer_bf16 *dst, const float *src, size_t count, size_t pa
    into dst (fer_bf16_packed_size(k, n) elements), rounding each element.
    col_stride 1 packs a row-major B, row_stride 1 its transpose. */
 void fer_bf16_pack_b(fer_bf16 *dst, const float *b, size_t row_stride, size_t col_stride, int k, int n);
+/* The same for rows [r0, r1) of the padded B (r0 even): the pairs they
+   form, zeros past k and n included; pieces of one B may be packed by
+   different threads. */
+void fer_bf16_pack_b_rows(fer_bf16 *dst, const float *b, size_t row_stride, size_t col_stride, int k, int n,
+                          int r0, int r1);
 
 /* C (m x n, row stride ldc) = A B, or C += A B with accumulate; kp the
    padded depth (a multiple of FER_BF16_KSTEP). Columns from n on are

@@ -18,6 +18,7 @@
 #include "fer/nn.h"
 
 #include "conv2d_direct.h"
+#include "conv2d_im2col.h"
 #include "conv2d_winograd.h"
 #include "team.h"
 #include "winograd_gemm.h"
@@ -62,19 +63,11 @@ static size_t patch_floats(const fer_conv_dims *d)
     return (size_t)d->k * d->k * d->ci;
 }
 
-/* Zero for an empty batch or an input smaller than a valid kernel. */
-static size_t out_pixels(const fer_conv_dims *d)
-{
-    if (d->n <= 0 || d->ho <= 0 || d->wo <= 0)
-        return 0;
-    return (size_t)d->n * d->ho * d->wo;
-}
-
 /* Output pixels per chunk: a slot's worth of im2col rows (of x's rows for a
    1x1 convolution). */
 static size_t chunk_pixels(const fer_conv_dims *d)
 {
-    size_t total = out_pixels(d), row = is_pointwise(d) ? (size_t)d->ci : patch_floats(d);
+    size_t total = fer_conv_out_pixels(d), row = is_pointwise(d) ? (size_t)d->ci : patch_floats(d);
     size_t chunk = row > 0 ? CONV_SLOT_FLOATS / row : total;
     if (chunk < 1)
         chunk = 1;
@@ -83,7 +76,7 @@ static size_t chunk_pixels(const fer_conv_dims *d)
 
 static size_t chunk_count(const fer_conv_dims *d)
 {
-    size_t total = out_pixels(d), chunk = chunk_pixels(d);
+    size_t total = fer_conv_out_pixels(d), chunk = chunk_pixels(d);
     return chunk > 0 ? (total + chunk - 1) / chunk : 0;
 }
 
@@ -115,41 +108,6 @@ size_t fer_conv2d_scratch_floats(const fer_conv_dims *d)
     return col + (size_t)d->co;
 }
 
-/* Position of an output pixel; walking it avoids a division per pixel. */
-typedef struct {
-    size_t img;
-    int oh, ow;
-} pixel_cursor;
-
-static pixel_cursor cursor_at(const fer_conv_dims *d, size_t p)
-{
-    size_t per_image = (size_t)d->ho * d->wo;
-    size_t rem = p % per_image;
-    pixel_cursor c = {p / per_image, (int)(rem / (size_t)d->wo), (int)(rem % (size_t)d->wo)};
-    return c;
-}
-
-static void cursor_next(pixel_cursor *c, const fer_conv_dims *d)
-{
-    if (++c->ow < d->wo)
-        return;
-    c->ow = 0;
-    if (++c->oh < d->ho)
-        return;
-    c->oh = 0;
-    c->img++;
-}
-
-/* The kernel columns [*jlo, *jhi) of a patch whose left edge is input column
-   w0 that fall inside the image. */
-static void valid_columns(const fer_conv_dims *d, int w0, int *jlo, int *jhi)
-{
-    *jlo = w0 < 0 ? -w0 : 0;
-    *jhi = d->w - w0 < d->k ? d->w - w0 : d->k;
-    if (*jhi < *jlo)
-        *jhi = *jlo;
-}
-
 /* Rows p0..p1 of the im2col matrix. In NHWC one kernel row of a patch is
    k*ci contiguous input floats, so a patch is k copies plus zero padding. */
 static void im2col(float *col, const float *x, const fer_conv_dims *d, size_t p0, size_t p1)
@@ -178,7 +136,7 @@ static void im2col(float *col, const float *x, const fer_conv_dims *d, size_t p0
 
 /* Adds rows p0..p1 of a column-gradient matrix back onto the input pixels
    they were copied from (the adjoint of im2col). */
-static void col2im_add(float *dx, const float *col, const fer_conv_dims *d, size_t p0, size_t p1)
+void fer_conv_col2im_add(float *dx, const float *col, const fer_conv_dims *d, size_t p0, size_t p1)
 {
     const size_t kci = (size_t)d->k * d->ci, image = (size_t)d->h * d->w * d->ci;
     pixel_cursor c = cursor_at(d, p0);
@@ -203,7 +161,7 @@ static void col2im_add(float *dx, const float *col, const fer_conv_dims *d, size
    pixels before p1 reach. Chunks reach ever later rows, so zeroing just
    ahead of col2im replaces a separate pass over all of dx with one over
    memory that col2im is about to touch anyway. */
-static void zero_ahead(float *dx, const fer_conv_dims *d, size_t p1, size_t *zeroed)
+void fer_conv_zero_ahead(float *dx, const fer_conv_dims *d, size_t p1, size_t *zeroed)
 {
     pixel_cursor c = cursor_at(d, p1 - 1);
     int last = c.oh + d->k - 1 - d->pad;
@@ -217,7 +175,7 @@ static void zero_ahead(float *dx, const fer_conv_dims *d, size_t p1, size_t *zer
 }
 
 /* y = act(y + b) over rows x co, in one pass while the chunk is in cache. */
-static void add_bias_act(float *y, const float *b, size_t rows, int co, int relu)
+void fer_conv_add_bias_act(float *y, const float *b, size_t rows, int co, int relu)
 {
     for (size_t r = 0; r < rows; r++, y += co) {
         if (relu) {
@@ -293,7 +251,7 @@ static void forward_worker(void *ctx, int worker, int workers)
     (void)workers;
     forward_job *j = ctx;
     const fer_conv_dims *d = j->d;
-    const size_t total = out_pixels(d), chunk = chunk_pixels(d);
+    const size_t total = fer_conv_out_pixels(d), chunk = chunk_pixels(d);
     const int K = (int)(is_pointwise(d) ? (size_t)d->ci : patch_floats(d));
     float *slot = is_pointwise(d) ? NULL : j->scratch + (size_t)worker * chunk * patch_floats(d);
     for (;;) {
@@ -308,7 +266,7 @@ static void forward_worker(void *ctx, int worker, int workers)
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, d->co, K, 1.0f, col, K, j->k,
                         d->co, 0.0f, yc, d->co);
-        add_bias_act(yc, j->b, m, d->co, j->relu);
+        fer_conv_add_bias_act(yc, j->b, m, d->co, j->relu);
     }
 }
 
@@ -329,7 +287,7 @@ void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const f
         fer_conv_direct_forward(y, x, k, b, d, relu);
         return;
     }
-    if (out_pixels(d) == 0)
+    if (fer_conv_out_pixels(d) == 0)
         return;
     forward_job j = {.y = y, .x = x, .k = k, .b = b, .d = d, .relu = relu, .scratch = scratch};
     j.packed = pack_pointwise(scratch, k, d, 0);
@@ -340,9 +298,9 @@ void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const f
 
 /* dy masked by the ReLU and its rows summed into db, chunk by chunk (a
    two-level sum); sums is co floats of scratch. */
-static void mask_dy(float *db, float *dy, const float *y, const fer_conv_dims *d, int relu, float *sums)
+void fer_conv_mask_dy(float *db, float *dy, const float *y, const fer_conv_dims *d, int relu, float *sums)
 {
-    const size_t total = out_pixels(d), chunk = chunk_pixels(d);
+    const size_t total = fer_conv_out_pixels(d), chunk = chunk_pixels(d);
     if (db)
         memset(db, 0, (size_t)d->co * sizeof *db);
     for (size_t p0 = 0; p0 < total; p0 += chunk) {
@@ -358,7 +316,7 @@ static void mask_dy(float *db, float *dy, const float *y, const fer_conv_dims *d
 static void winograd_backward(float *dx, float *dk, float *db, float *dy, const float *x, const float *k,
                               const float *y, const fer_conv_dims *d, int relu, int dx_mask, float *scratch)
 {
-    mask_dy(db, dy, y, d, relu, scratch + (fer_conv2d_scratch_floats(d) - (size_t)d->co));
+    fer_conv_mask_dy(db, dy, y, d, relu, scratch + (fer_conv2d_scratch_floats(d) - (size_t)d->co));
     if (dx || dk)
         fer_winograd_backward(dx, dk, dy, x, k, d, dx_mask, scratch);
 }
@@ -398,7 +356,7 @@ static void kernel_grad_worker(void *ctx, int worker, int workers)
 {
     kernel_grad_job *j = ctx;
     const fer_conv_dims *d = j->d;
-    const size_t total = out_pixels(d), chunk = chunk_pixels(d);
+    const size_t total = fer_conv_out_pixels(d), chunk = chunk_pixels(d);
     const int K = (int)(is_pointwise(d) ? (size_t)d->ci : patch_floats(d));
     const int bw = dk_block(d), blocks = (d->co + bw - 1) / bw;
     const int b0 = blocks * worker / workers, b1 = blocks * (worker + 1) / workers;
@@ -433,7 +391,7 @@ static void pointwise_dx_worker(void *ctx, int worker, int workers)
     (void)workers;
     pointwise_dx_job *j = ctx;
     const fer_conv_dims *d = j->d;
-    const size_t total = out_pixels(d), chunk = chunk_pixels(d);
+    const size_t total = fer_conv_out_pixels(d), chunk = chunk_pixels(d);
     for (;;) {
         size_t p0 = atomic_fetch_add(&j->next, chunk);
         if (p0 >= total)
@@ -475,15 +433,15 @@ static void dcol_worker(void *ctx, int worker, int workers)
    overlap in dx, so the scatter runs in order on this thread. */
 static void patch_dx(float *dx, const float *dy, const float *k, const fer_conv_dims *d, float *col)
 {
-    const size_t total = out_pixels(d), chunk = chunk_pixels(d);
+    const size_t total = fer_conv_out_pixels(d), chunk = chunk_pixels(d);
     const size_t nx = d->n > 0 ? (size_t)d->n * d->h * d->w * d->ci : 0;
     size_t zeroed = 0;
     for (size_t p0 = 0; p0 < total; p0 += chunk) {
         size_t m = total - p0 < chunk ? total - p0 : chunk;
         dcol_job j = {.col = col, .dy = dy + p0 * d->co, .k = k, .d = d, .m = m};
         fer_team_run(team_for((m + 255) / 256, (size_t)-1), dcol_worker, &j);
-        zero_ahead(dx, d, p0 + m, &zeroed);
-        col2im_add(dx, col, d, p0, p0 + m);
+        fer_conv_zero_ahead(dx, d, p0 + m, &zeroed);
+        fer_conv_col2im_add(dx, col, d, p0, p0 + m);
     }
     /* Input rows no output reaches (none for same or valid padding, but an
        empty batch or input smaller than the kernel has all of dx here). */
@@ -511,8 +469,8 @@ void fer_conv2d_backward(float *dx, float *dk, float *db, float *dy, const float
         winograd_backward(dx, dk, db, dy, x, k, y, d, relu, 0, scratch);
         return;
     }
-    mask_dy(db, dy, y, d, relu, scratch + (fer_conv2d_scratch_floats(d) - (size_t)d->co));
-    const size_t total = out_pixels(d);
+    fer_conv_mask_dy(db, dy, y, d, relu, scratch + (fer_conv2d_scratch_floats(d) - (size_t)d->co));
+    const size_t total = fer_conv_out_pixels(d);
     if (dk && total == 0)
         memset(dk, 0, patch_floats(d) * d->co * sizeof *dk);
     if (dk && total > 0) {

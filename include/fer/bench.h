@@ -52,4 +52,11 @@ double fer_bench_layer_flops(const fer_layer *L);
    first layer's input gradient, which is skipped: 1% of the seed's step). */
 double fer_bench_step_flops(const fer_model *m, fer_bench_mode mode, int first_trainable);
 
+/* Achieved GFLOP/s of the bf16 product kernel `kernel` (a bf16 kind that
+   runs here) on n x n x n bf16 operands with fp32 sums, the rows shared by
+   the team's threads (src/nn/team.h): the best of reps timed runs after a
+   warm-up. n a multiple of 32 up to 8192. The bf16 runs' yardstick, as
+   fer_sgemm_peak is the fp32 runs'. */
+int fer_bf16_peak(fer_products kernel, int n, int reps, double *gflops, fer_err *err);
+
 #endif

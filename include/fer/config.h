@@ -8,6 +8,7 @@
 #define FER_CONFIG_H
 
 #include "fer/error.h"
+#include "fer/precision.h"
 
 #include <stdint.h>
 
@@ -134,6 +135,7 @@ typedef struct {
     char source[FER_PATH_LEN]; /* the file it was loaded from, for messages */
     uint64_t seed;
     char run_dir[FER_PATH_LEN];
+    fer_precision precision; /* fp32 | bf16 | auto: the products' operands (include/fer/precision.h) */
     fer_model_cfg model;
     fer_data_cfg data;
     fer_augment_cfg augment;

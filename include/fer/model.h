@@ -53,6 +53,7 @@ typedef struct {
     int first_trainable;     /* layer index; layers before it get no gradient */
     size_t trainable_offset; /* first float of the trainable suffix of params/grads */
     fer_model_batch *batch;  /* owned */
+    fer_products products;   /* what computes conv and dense products (fp32 unless set) */
 } fer_model;
 
 /* Per-step context of a forward/backward pass. */
@@ -94,6 +95,12 @@ int fer_model_find(const fer_model *m, const char *name);
 /* Makes layers from index `first` on trainable ("all" = 0). Gradients below
    it are never computed. */
 void fer_model_set_trainable(fer_model *m, int first);
+
+/* Has the model's convolution and dense products computed by `products`
+   (include/fer/precision.h; a bf16 kind must run on this CPU). Call it
+   before fer_model_reserve(): a change drops the activation buffers, which
+   the next reserve makes again. Weights and every other layer stay fp32. */
+void fer_model_set_products(fer_model *m, fer_products products);
 
 /* Sizes the activation buffers for batches of up to max_n samples. */
 int fer_model_reserve(fer_model *m, int max_n, fer_err *err);

@@ -45,10 +45,10 @@ int fer_bf16_kernel_runs(fer_products k);
 
 /* The products a run with precision p computes: fp32 for fp32; for bf16
    the kernel forced by `override` (FER_BF16_KERNEL's value, NULL or "" for
-   none) or else the best one; for auto, bf16 where the hardware has a bf16
-   kernel, else fp32. Fails (one line in err) for bf16 on a CPU without
-   bf16 products and no override, for an unknown override, and for an
-   override naming a kernel this CPU cannot run. */
+   none) or else the best one; for auto, bf16 with AMX, else fp32. Fails (one line in err) for bf16 on a CPU
+   without bf16 products and no override, for an unknown override, and for an override naming a kernel this
+   CPU cannot run. auto takes AMX only (or an override): AVX512-BF16 alone was slower than fer's fp32 kernels.
+ */
 int fer_precision_resolve(fer_precision p, const char *override, fer_products *out, fer_err *err);
 
 #endif

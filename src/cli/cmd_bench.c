@@ -24,7 +24,8 @@ typedef struct {
     int batch, steps, threads;
     int first_trainable; /* -1: the config has no frozen stage */
     char blas[256], thread_desc[256];
-    double peak_gflops;
+    fer_products products;
+    double peak_gflops, bf16_peak_gflops; /* the latter for bf16 products only */
     double rss_before_mib, rss_peak_mib;
     fer_bench_result result[FER_BENCH_MODES];
     int ran[FER_BENCH_MODES];
@@ -45,6 +46,17 @@ static int parse_count(const char *s, const char *what, int min, int *out)
         return cli_usage("bench", "%s: expected an integer >= %d, got '%s'", what, min, s);
     *out = (int)v;
     return FER_EXIT_OK;
+}
+
+static int parse_precision(const char *s, fer_precision *out)
+{
+    static const fer_precision all[] = {FER_PRECISION_FP32, FER_PRECISION_BF16, FER_PRECISION_AUTO};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, fer_precision_name(all[i])) == 0) {
+            *out = all[i];
+            return FER_EXIT_OK;
+        }
+    return cli_usage("bench", "--precision: expected fp32, bf16 or auto, got '%s'", s);
 }
 
 /* The layer the config's first phase trains from, when it freezes a prefix. */
@@ -80,13 +92,17 @@ static int measure(fer_model *m, const fer_config *cfg, bench_report *r, fer_err
         return FER_ERROR;
     r->peak_gflops = peak > r->peak_gflops ? peak : r->peak_gflops;
     r->rss_peak_mib = max_rss_mib();
+    if (r->products != FER_PRODUCTS_FP32 &&
+        fer_bf16_peak(r->products, PEAK_N, PEAK_REPS, &r->bf16_peak_gflops, err))
+        return FER_ERROR;
     return FER_OK;
 }
 
 static void print_modes(const fer_model *m, const bench_report *r)
 {
-    printf("%-16s %10s %10s %10s %10s %8s\n", "mode", "step ms", "images/s", "GFLOP/img", "GFLOP/s",
-           "of peak");
+    int bf16 = r->products != FER_PRODUCTS_FP32;
+    printf("%-16s %10s %10s %10s %10s %8s%s\n", "mode", "step ms", "images/s", "GFLOP/img", "GFLOP/s",
+           "of peak", bf16 ? "  of bf16 peak" : "");
     for (int mode = 0; mode < FER_BENCH_MODES; mode++) {
         if (!r->ran[mode]) {
             printf("%-16s %10s (the config's first phase trains every layer)\n", mode_names[mode], "-");
@@ -95,8 +111,11 @@ static void print_modes(const fer_model *m, const bench_report *r)
         double s = r->result[mode].step_seconds;
         double flops = fer_bench_step_flops(m, (fer_bench_mode)mode, r->first_trainable);
         double gflops = flops * r->batch / s * 1e-9;
-        printf("%-16s %10.1f %10.2f %10.2f %10.1f %7.1f%%\n", mode_names[mode], s * 1e3, r->batch / s,
+        printf("%-16s %10.1f %10.2f %10.2f %10.1f %7.1f%%", mode_names[mode], s * 1e3, r->batch / s,
                flops * 1e-9, gflops, 100.0 * gflops / r->peak_gflops);
+        if (bf16)
+            printf(" %13.1f%%", 100.0 * gflops / r->bf16_peak_gflops);
+        printf("\n");
     }
 }
 
@@ -144,8 +163,13 @@ static void print_report(const fer_model *m, const bench_report *r)
     printf("fer bench %s: batch %d, median of %d timed steps after 1 warm-up, synthetic input\n",
            r->config_path, r->batch, r->steps);
     printf("BLAS: %s\n      %s\n", r->blas, r->thread_desc);
-    printf("SGEMM peak: %.1f GFLOP/s (%dx%d, best of %d, before and after the model)\n\n", r->peak_gflops,
+    printf("products: %s\n", fer_products_name(r->products));
+    printf("SGEMM peak: %.1f GFLOP/s (%dx%d, best of %d, before and after the model)\n", r->peak_gflops,
            PEAK_N, PEAK_N, 2 * PEAK_REPS);
+    if (r->products != FER_PRODUCTS_FP32)
+        printf("bf16 peak: %.1f GFLOP/s (%s, %dx%d, best of %d, after the model)\n", r->bf16_peak_gflops,
+               fer_products_name(r->products), PEAK_N, PEAK_N, PEAK_REPS);
+    printf("\n");
     print_modes(m, r);
     if (r->first_trainable > 0)
         printf("frozen backbone: trainable from %s (the config's first phase)\n",
@@ -160,7 +184,8 @@ static void print_report(const fer_model *m, const bench_report *r)
 }
 
 static const char usage[] =
-    "usage: fer bench CONFIG [--batch N] [--steps N] [--threads N] [--set KEY=VALUE]...\n\n"
+    "usage: fer bench CONFIG [--batch N] [--steps N] [--threads N] [--precision P]\n"
+    "                 [--set KEY=VALUE]...\n\n"
     "Times the model of CONFIG on synthetic random input (no data set needed), in one\n"
     "process: one warm-up step, then N timed steps (median) of each of\n"
     "  full training     forward, loss, backward and update with every layer trainable\n"
@@ -173,9 +198,12 @@ static const char usage[] =
     "  --batch N     images per step (default: data.batch_size)\n"
     "  --steps N     timed steps per mode (default 5)\n"
     "  --threads N   BLAS threads (default: distribution.threads, 0 = the cores\n"
-    "                this process may use)\n\n"
+    "                this process may use)\n"
+    "  --precision P fp32, bf16 or auto (default: the config's `precision`); with\n"
+    "                bf16 products the fraction of the bf16 kernel's peak is shown too\n\n"
     "The OpenBLAS kernel follows OPENBLAS_CORETYPE when set; FER_BLAS_CORETYPE=<core>\n"
-    "forces one (e.g. SkylakeX). tools/bench_compare runs this against PyTorch.\n";
+    "forces one (e.g. SkylakeX). FER_BF16_KERNEL=amx|avx512bf16|reference forces a\n"
+    "bf16 kernel. tools/bench_compare runs this against PyTorch.\n";
 
 int cmd_bench(int argc, char **argv)
 {
@@ -183,8 +211,9 @@ int cmd_bench(int argc, char **argv)
         fputs(usage, stdout);
         return FER_EXIT_OK;
     }
-    const char *batch_s = NULL, *steps_s = NULL, *threads_s = NULL;
+    const char *batch_s = NULL, *steps_s = NULL, *threads_s = NULL, *precision_s = NULL;
     const cli_flag flags[] = {{"--batch", 1, &batch_s, NULL},
+                              {"--precision", 1, &precision_s, NULL},
                               {"--steps", 1, &steps_s, NULL},
                               {"--threads", 1, &threads_s, NULL},
                               {NULL, 0, NULL, NULL}};
@@ -207,9 +236,15 @@ int cmd_bench(int argc, char **argv)
         fer_blas_set_threads(r.threads, 1, 0, r.thread_desc, sizeof r.thread_desc, &err))
         return cli_fail("%s", err.msg);
     r.rss_before_mib = max_rss_mib();
+    fer_precision precision = o.config.precision;
+    if (precision_s && (rc = parse_precision(precision_s, &precision)))
+        return rc;
+    if (fer_precision_resolve(precision, getenv("FER_BF16_KERNEL"), &r.products, &err))
+        return cli_fail("%s", err.msg);
     fer_model m;
     if (fer_model_init(&m, &o.config.model, o.config.seed, &err))
         return cli_fail("%s: %s", o.config_path, err.msg);
+    fer_model_set_products(&m, r.products);
     r.first_trainable = frozen_first_layer(&m, &o.config);
     rc = measure(&m, &o.config, &r, &err);
     if (rc == FER_OK)

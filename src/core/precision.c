@@ -113,6 +113,12 @@ int fer_precision_resolve(fer_precision p, const char *override, fer_products *o
         return FER_OK;
     }
     *out = fer_bf16_best_kernel();
+    /* auto wants speed: AVX512-BF16 multiplies pairs at the fp32 FMA's
+       rate of products on Intel cores, so on them bf16 convolutions cannot
+       catch up with fp32 Winograd, which needs 5 times fewer products
+       (docs/mixed-precision.md). Only AMX is faster. */
+    if (p == FER_PRECISION_AUTO && *out != FER_PRODUCTS_BF16_AMX)
+        *out = FER_PRODUCTS_FP32;
     if (*out == FER_PRODUCTS_FP32 && p == FER_PRECISION_BF16)
         return fer_fail(err, "precision: bf16 needs a CPU with AMX-BF16 or AVX512-BF16, and this one has "
                              "neither (use precision: fp32 or auto; FER_BF16_KERNEL=reference runs the slow "

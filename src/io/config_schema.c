@@ -11,7 +11,8 @@
 /* Enum fields are read and written through an int. */
 _Static_assert(sizeof(fer_opt_kind) == sizeof(int) && sizeof(fer_layer_type) == sizeof(int) &&
                    sizeof(fer_fill_mode) == sizeof(int) && sizeof(fer_class_weights) == sizeof(int) &&
-                   sizeof(fer_progress_mode) == sizeof(int) && sizeof(fer_nonfinite_policy) == sizeof(int),
+                   sizeof(fer_progress_mode) == sizeof(int) && sizeof(fer_nonfinite_policy) == sizeof(int) &&
+                   sizeof(fer_precision) == sizeof(int),
                "enums are int-sized");
 
 #define BIT(i) (1u << (i))
@@ -271,6 +272,7 @@ static const cfg_field logging_fields[] = {
 };
 static const cfg_section logging_section = {logging_fields, N_FIELDS(logging_fields), NULL, NULL, NULL};
 
+static const char *const precision_names[] = {"fp32", "bf16", "auto", NULL};
 static const cfg_field top_fields[] = {
     {KEY(fer_config, seed), .kind = CFG_U64},
     STRING_KEY(fer_config, run_dir, .nonempty = 1),
@@ -282,6 +284,7 @@ static const cfg_field top_fields[] = {
     SECTION_KEY(fer_config, checkpoint, checkpoint_section),
     SECTION_KEY(fer_config, distribution, distribution_section),
     SECTION_KEY(fer_config, logging, logging_section),
+    ENUM_KEY(fer_config, "precision", precision, precision_names, NULL),
 };
 FITS(top_fields);
 const cfg_section cfg_top_section = {top_fields, N_FIELDS(top_fields), NULL, NULL, NULL};

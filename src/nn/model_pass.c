@@ -81,9 +81,30 @@ void fer_model_free(fer_model *m)
     m->batch = NULL;
 }
 
+void fer_model_set_products(fer_model *m, fer_products products)
+{
+    if (m->products == products)
+        return;
+    m->products = products;
+    batch_free(m->batch);
+    m->batch = NULL;
+}
+
+static int bf16_products(const fer_model *m)
+{
+    return m->products != FER_PRODUCTS_FP32;
+}
+
 static void conv_dims(fer_conv_dims *d, const fer_layer *L, int n)
 {
     fer_conv_dims_init(d, n, L->in_h, L->in_w, L->in_c, L->out_c, L->cfg.kernel_size, L->cfg.padding_same);
+}
+
+/* A dense layer as the 1x1 convolution of n pixels it is, for the bf16
+   products. */
+static void dense_dims(fer_conv_dims *d, const fer_layer *L, int n)
+{
+    fer_conv_dims_init(d, n, 1, 1, L->in_h * L->in_w * L->in_c, L->out_c, 1, 0);
 }
 
 static int in_place(const fer_model *m, int l)
@@ -184,7 +205,7 @@ static int conv_over_input(const fer_model *m, int l, int dy)
         return 0;
     fer_conv_dims d;
     conv_dims(&d, &m->layers[l], 1);
-    return fer_conv2d_backward_over_input_ok(&d);
+    return !bf16_products(m) && fer_conv2d_backward_over_input_ok(&d);
 }
 
 /* Whether a backward pass from layer `from` puts its seed gradient over
@@ -260,10 +281,13 @@ int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
             b->act[l] = b->act[l - 1];
         else
             ok &= (b->act[l] = b->act_mem[l] = malloc((size_t)max_n * out * sizeof(float))) != NULL;
-        if (L->cfg.type == FER_LAYER_CONV2D) {
+        if (L->cfg.type == FER_LAYER_CONV2D || (L->cfg.type == FER_LAYER_DENSE && bf16_products(m))) {
             fer_conv_dims d;
-            conv_dims(&d, L, max_n);
-            size_t s = fer_conv2d_scratch_floats(&d);
+            if (L->cfg.type == FER_LAYER_CONV2D)
+                conv_dims(&d, L, max_n);
+            else
+                dense_dims(&d, L, max_n);
+            size_t s = bf16_products(m) ? fer_conv2d_bf16_scratch_floats(&d) : fer_conv2d_scratch_floats(&d);
             scratch = s > scratch ? s : scratch;
         } else if (L->cfg.type == FER_LAYER_BATCHNORM) {
             ok &= (b->bn_mean[l] = malloc(L->out_c * sizeof(float))) != NULL;
@@ -319,7 +343,7 @@ static int pooled_pair(const fer_model *m, int l, int n, const fer_pass *p)
         return 0;
     fer_conv_dims d;
     conv_dims(&d, &m->layers[l], n);
-    return fer_conv2d_pool_fusable(&d);
+    return !bf16_products(m) && fer_conv2d_pool_fusable(&d);
 }
 
 /* Forward of layer l; returns the number of layers it ran: 2 when a
@@ -334,6 +358,11 @@ static int forward_layer(fer_model *m, int l, const float *x, int n, const fer_p
     case FER_LAYER_CONV2D: {
         fer_conv_dims d;
         conv_dims(&d, L, n);
+        if (bf16_products(m)) {
+            fer_conv2d_forward_bf16(m->products, y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1),
+                                    &d, L->cfg.relu, b->scratch);
+            break;
+        }
         if (pooled_pair(m, l, n, p)) {
             fer_conv2d_forward_pooled(b->act[l + 1], x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1),
                                       &d, L->cfg.relu, b->scratch, kernel_cache(m, l));
@@ -375,6 +404,13 @@ static int forward_layer(fer_model *m, int l, const float *x, int n, const fer_p
         fer_gap_forward(y, x, n, L->in_h * L->in_w, L->in_c);
         break;
     case FER_LAYER_DENSE:
+        if (bf16_products(m)) {
+            fer_conv_dims d;
+            dense_dims(&d, L, n);
+            fer_conv2d_forward_bf16(m->products, y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1),
+                                    &d, L->cfg.relu, b->scratch);
+            break;
+        }
         fer_dense_forward(y, x, fer_model_weight(m, l, 0), fer_model_weight(m, l, 1), n,
                           L->in_h * L->in_w * L->in_c, L->out_c, L->cfg.relu);
         break;
@@ -451,7 +487,10 @@ static void backward_layer(fer_model *m, int l, float *dy, float *dx, int n, con
         float *db = trainable ? fer_model_weight_grad(m, l, 1) : NULL;
         fer_conv_dims d;
         conv_dims(&d, L, n);
-        if (dx && dx == x) /* conv_over_input */
+        if (bf16_products(m))
+            fer_conv2d_backward_bf16(m->products, dx, dk, db, dy, x, fer_model_weight(m, l, 0), y, &d, relu,
+                                     b->scratch);
+        else if (dx && dx == x) /* conv_over_input */
             fer_conv2d_backward_over_input(dx, dk, db, dy, fer_model_weight(m, l, 0), y, &d, relu,
                                            m->layers[l - 1].cfg.relu, b->scratch);
         else
@@ -491,6 +530,14 @@ static void backward_layer(fer_model *m, int l, float *dy, float *dx, int n, con
             fer_gap_backward(dx, dy, n, L->in_h * L->in_w, L->in_c);
         break;
     case FER_LAYER_DENSE:
+        if (bf16_products(m)) {
+            fer_conv_dims d;
+            dense_dims(&d, L, n);
+            fer_conv2d_backward_bf16(m->products, dx, trainable ? fer_model_weight_grad(m, l, 0) : NULL,
+                                     trainable ? fer_model_weight_grad(m, l, 1) : NULL, dy, x,
+                                     fer_model_weight(m, l, 0), y, &d, L->cfg.relu, b->scratch);
+            break;
+        }
         fer_dense_backward(dx, trainable ? fer_model_weight_grad(m, l, 0) : NULL,
                            trainable ? fer_model_weight_grad(m, l, 1) : NULL, dy, x,
                            fer_model_weight(m, l, 0), y, n, L->in_h * L->in_w * L->in_c, L->out_c,
@@ -540,7 +587,11 @@ static void fold_backward(fer_model *m, int l, float *dy)
                              b->n * N->in_h * N->in_w, N->in_c);
     fer_conv_dims d;
     conv_dims(&d, L, b->n);
-    fer_conv2d_backward(NULL, dk, db, dy, xhat, k, b->act[l], &d, L->cfg.relu && dy != b->act[l], b->scratch);
+    int relu = L->cfg.relu && dy != b->act[l];
+    if (bf16_products(m))
+        fer_conv2d_backward_bf16(m->products, NULL, dk, db, dy, xhat, k, b->act[l], &d, relu, b->scratch);
+    else
+        fer_conv2d_backward(NULL, dk, db, dy, xhat, k, b->act[l], &d, relu, b->scratch);
     fer_batchnorm_fold_conv_grads(dk, fer_model_weight_grad(m, l - 1, 0), fer_model_weight_grad(m, l - 1, 1),
                                   k, db, fer_model_weight(m, l - 1, 0), fer_model_weight(m, l - 1, 1),
                                   L->cfg.kernel_size * L->cfg.kernel_size, L->in_c, L->out_c);

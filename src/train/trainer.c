@@ -146,6 +146,27 @@ static int restore(trainer *t, fer_err *err)
     return FER_OK;
 }
 
+/* The kernel of the model's products (include/fer/precision.h): rank 0's
+   choice, which every rank must be able to run, so that the ranks of a
+   cluster with mixed CPUs compute one training run. */
+static int choose_products(trainer *t, fer_err *err)
+{
+    fer_products mine = FER_PRODUCTS_FP32;
+    int failed = fer_precision_resolve(t->cfg->precision, getenv("FER_BF16_KERNEL"), &mine, err) != FER_OK;
+    if (any_failed(t, failed, err))
+        return FER_ERROR;
+    int chosen = (int)mine;
+    fer_dist_bcast(t->dist, &chosen, sizeof chosen, 0);
+    failed = chosen != FER_PRODUCTS_FP32 && !fer_bf16_kernel_runs((fer_products)chosen);
+    if (failed)
+        fer_fail(err, "rank %d cannot run rank 0's %s products", t->dist->rank,
+                 fer_products_name((fer_products)chosen));
+    if (any_failed(t, failed, err))
+        return FER_ERROR;
+    fer_model_set_products(&t->model, (fer_products)chosen);
+    return FER_OK;
+}
+
 static int setup(trainer *t, fer_err *err)
 {
     const fer_config *c = t->cfg;
@@ -157,7 +178,7 @@ static int setup(trainer *t, fer_err *err)
         return FER_ERROR;
     if (t->data.set[FER_SPLIT_TRAIN].n == 0)
         return fer_fail(err, "%s: no %s samples to train on", c->data.path, c->data.train_usage);
-    if (fer_model_init(&t->model, &c->model, c->seed, err))
+    if (fer_model_init(&t->model, &c->model, c->seed, err) || choose_products(t, err))
         return FER_ERROR;
     int shard_max = (c->data.batch_size + d->size - 1) / d->size;
     if (fer_model_reserve(&t->model, shard_max, err))
@@ -456,6 +477,8 @@ static void log_start(const trainer *t)
              t->data.set[FER_SPLIT_VAL].n, t->data.ds.synthetic ? " (synthetic data set)" : "");
     if (t->o->blas_info)
         fer_info("%s", t->o->blas_info);
+    fer_info("products: %s (precision: %s)", fer_products_name(t->model.products),
+             fer_precision_name(c->precision));
     fer_info("run directory %s", c->run_dir);
 }
 

@@ -25,3 +25,15 @@ mpirun_fer() { # mpirun_fer NP args...
   local np=$1; shift
   mpirun -np "$np" --oversubscribe --bind-to none "$fer" "$@"
 }
+# precision: FER_TEST_PRECISION=bf16 (the test_*_bf16.sh wrappers) runs a
+# test's training with bf16 products: on this CPU's bf16 kernel, or on the
+# portable reference kernel where it has none. Sets the array `precision`
+# to the --set arguments to pass to fer train, and says which kernel runs.
+precision=()
+if [ "${FER_TEST_PRECISION:-fp32}" = bf16 ]; then
+  precision=(--set precision=bf16)
+  if ! grep -qw 'avx512_bf16\|amx_bf16' /proc/cpuinfo 2>/dev/null; then
+    export FER_BF16_KERNEL=reference
+  fi
+  echo "precision: bf16 products, FER_BF16_KERNEL=${FER_BF16_KERNEL:-(unset: the fastest of this CPU)}"
+fi

@@ -14,16 +14,17 @@ need_python numpy h5py
 cfg=$src/configs/tiny.yaml
 cd "$work"
 for p in 1 2 3; do
-  set +e; mpirun_fer $p train "$cfg" --run-dir r$p > r$p.log 2>&1; rc=$?; set -e
+  set +e; mpirun_fer $p train "$cfg" "${precision[@]}" --run-dir r$p > r$p.log 2>&1; rc=$?; set -e
   check "$p rank(s) exit 0 (got $rc)" [ $rc -eq 0 ]
   [ $rc -eq 0 ] || tail -5 r$p.log
 done
+[ ${#precision[@]} -eq 0 ] || check "the runs compute with bf16 products" grep -q "products: bf16" r2.log
 # One fine-tuning step from r1's checkpoints on 1, 2 and 3 ranks: the first
 # of the phase (step 9) and one in its second epoch (step 17).
 for at in 1:9 2:17; do
   for p in 1 2 3; do
     set +e
-    mpirun_fer $p train "$cfg" --run-dir "s${at#*:}-$p" --resume "r1/ckpt-000${at%%:*}-000000.h5" \
+    mpirun_fer $p train "$cfg" "${precision[@]}" --run-dir "s${at#*:}-$p" --resume "r1/ckpt-000${at%%:*}-000000.h5" \
       --stop-after-steps "${at#*:}" > "s${at#*:}-$p.log" 2>&1; rc=$?
     set -e
     check "step ${at#*:} on $p rank(s) stops with 75 (got $rc)" [ $rc -eq 75 ]
@@ -32,13 +33,13 @@ done
 # A last global batch of 2 samples on 5 ranks: three ranks get empty shards
 # and still take part in every collective.
 set +e
-"$fer" train "$cfg" --run-dir e1 --set data.synthetic_train=258 > e1.log 2>&1; rce1=$?
-mpirun_fer 5 train "$cfg" --run-dir e5 --set data.synthetic_train=258 > e5.log 2>&1; rce5=$?
+"$fer" train "$cfg" "${precision[@]}" --run-dir e1 --set data.synthetic_train=258 > e1.log 2>&1; rce1=$?
+mpirun_fer 5 train "$cfg" "${precision[@]}" --run-dir e5 --set data.synthetic_train=258 > e5.log 2>&1; rce5=$?
 set -e
 check "258 samples on 1 and 5 ranks exit 0 (got $rce1, $rce5)" [ $rce1 -eq 0 -a $rce5 -eq 0 ]
 set +e
-mpirun_fer 2 train "$cfg" --run-dir r23 --stop-after-steps 6 > r23a.log 2>&1; rca=$?
-mpirun_fer 3 train "$cfg" --run-dir r23 --resume auto > r23b.log 2>&1; rcb=$?
+mpirun_fer 2 train "$cfg" "${precision[@]}" --run-dir r23 --stop-after-steps 6 > r23a.log 2>&1; rca=$?
+mpirun_fer 3 train "$cfg" "${precision[@]}" --run-dir r23 --resume auto > r23b.log 2>&1; rcb=$?
 set -e
 check "2 ranks stop with 75 (got $rca)" [ $rca -eq 75 ]
 check "resume on 3 ranks exits 0 (got $rcb)" [ $rcb -eq 0 ]

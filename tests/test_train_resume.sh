@@ -5,19 +5,20 @@ source "$(dirname "$0")/lib.bash"
 cfg=$src/configs/tiny.yaml
 cd "$work"
 
-"$fer" train "$cfg" --run-dir straight > straight.log 2>&1; rc=$?
+"$fer" train "$cfg" "${precision[@]}" --run-dir straight > straight.log 2>&1; rc=$?
 check "straight run exits 0 (got $rc)" [ $rc -eq 0 ]
+[ ${#precision[@]} -eq 0 ] || check "the run computes with bf16 products" grep -q "products: bf16" straight.log
 check "straight run wrote epochs.csv with 3 epochs" [ "$(tail -n +2 straight/epochs.csv | wc -l)" -eq 3 ]
 check "straight run wrote best.h5 and latest" [ -f straight/best.h5 -a -f straight/latest ]
 
 set +e
-"$fer" train "$cfg" --run-dir resumed --stop-after-steps 5 > part1.log 2>&1; rc1=$?
+"$fer" train "$cfg" "${precision[@]}" --run-dir resumed --stop-after-steps 5 > part1.log 2>&1; rc1=$?
 # What a run killed after its last checkpoint leaves behind: steps.csv rows past
 # the checkpoint and a half-written temporary checkpoint.
 echo "1,6,6,0,9.9,0.1,0.05,100.0" >> resumed/steps.csv
 echo "partial" > resumed/ckpt-0001-000006.h5.tmp.4242
-"$fer" train "$cfg" --run-dir resumed --resume auto --stop-after-steps 13 > part2.log 2>&1; rc2=$?
-"$fer" train "$cfg" --run-dir resumed --resume auto > part3.log 2>&1; rc3=$?
+"$fer" train "$cfg" "${precision[@]}" --run-dir resumed --resume auto --stop-after-steps 13 > part2.log 2>&1; rc2=$?
+"$fer" train "$cfg" "${precision[@]}" --run-dir resumed --resume auto > part3.log 2>&1; rc3=$?
 set -e
 check "stop mid-epoch 1 exits 75 (got $rc1)" [ $rc1 -eq 75 ]
 check "stop mid-epoch 2 (phase 2) exits 75 (got $rc2)" [ $rc2 -eq 75 ]

@@ -40,19 +40,17 @@ typedef struct {
                                      also after later --set overrides of it */
 } fer_phase_cfg;
 
+/* One value per line of the registry, include/fer/layer_kinds.def. */
 typedef enum {
-    FER_LAYER_CONV2D = 0,
-    FER_LAYER_MAXPOOL,
-    FER_LAYER_BATCHNORM,
-    FER_LAYER_RELU,
-    FER_LAYER_DROPOUT,
-    FER_LAYER_GAP,
-    FER_LAYER_DENSE
+#define FER_LAYER_KIND(ID, NAME) FER_LAYER_##ID,
+#include "fer/layer_kinds.def"
+#undef FER_LAYER_KIND
+    FER_LAYER_KINDS
 } fer_layer_type;
 
 typedef struct {
     char name[FER_NAME_LEN];
-    fer_layer_type type; /* conv2d | maxpool | batchnorm | relu | dropout | gap | dense */
+    fer_layer_type type; /* a kind's name in include/fer/layer_kinds.def */
     int filters;         /* conv2d, >= 1 */
     int kernel_size;     /* conv2d: 1 or 3 (odd, >= 1) */
     int padding_same;    /* conv2d: padding same (1) or valid (0) */

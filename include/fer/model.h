@@ -40,7 +40,7 @@ typedef struct {
     size_t n_stats;  /* floats in stats */
 } fer_layer;
 
-typedef struct fer_model_batch fer_model_batch; /* activations, private to model.c */
+typedef struct fer_model_batch fer_model_batch; /* activations, private to src/nn (model_batch.h) */
 
 typedef struct {
     fer_model_cfg cfg;

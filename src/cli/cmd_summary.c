@@ -2,31 +2,11 @@
 #include "commands.h"
 #include "options.h"
 
+#include "fer/layer_kind.h"
 #include "fer/model.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const char *keras_class(fer_layer_type t)
-{
-    switch (t) {
-    case FER_LAYER_CONV2D:
-        return "Conv2D";
-    case FER_LAYER_MAXPOOL:
-        return "MaxPooling2D";
-    case FER_LAYER_BATCHNORM:
-        return "BatchNormalization";
-    case FER_LAYER_RELU:
-        return "Activation";
-    case FER_LAYER_DROPOUT:
-        return "Dropout";
-    case FER_LAYER_GAP:
-        return "GlobalAveragePooling2D";
-    case FER_LAYER_DENSE:
-        return "Dense";
-    }
-    return "?";
-}
 
 /* 1234567 -> "1,234,567" */
 static const char *grouped(size_t v, char *buf, size_t cap)
@@ -68,8 +48,9 @@ static void print_summary(const fer_model *m, const char *name)
     for (int l = 0; l < m->n_layers; l++) {
         const fer_layer *L = &m->layers[l];
         rule('_');
-        snprintf(a, sizeof a, "%s (%s)", L->cfg.name, keras_class(L->cfg.type));
-        if (L->flat_input || L->cfg.type == FER_LAYER_GAP)
+        const fer_layer_kind *k = fer_layer_kind_of(L->cfg.type);
+        snprintf(a, sizeof a, "%s (%s)", L->cfg.name, k ? k->keras_class : "?");
+        if (L->flat_input || (k && (k->facts & FER_KIND_FLATTENS)))
             snprintf(b, sizeof b, "(None, %d)", L->out_c);
         else
             snprintf(b, sizeof b, "(None, %d, %d, %d)", L->out_h, L->out_w, L->out_c);

@@ -1,6 +1,8 @@
 /* The configuration schema (one row per key) and every default in one place. */
 #include "config_schema.h"
 
+#include "fer/layer_kind.h"
+
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -96,8 +98,11 @@ FITS(phase_fields);
 static const cfg_section phase_section = {phase_fields, N_FIELDS(phase_fields), phase_init, NULL, NULL};
 
 /* ---- layers ---------------------------------------------------------------- */
-static const char *const layer_type_names[] = {"conv2d",  "maxpool", "batchnorm", "relu",
-                                               "dropout", "gap",     "dense",     NULL};
+static const char *const layer_type_names[] = {
+#define FER_LAYER_KIND(ID, NAME) #NAME,
+#include "fer/layer_kinds.def"
+#undef FER_LAYER_KIND
+    NULL};
 static const char *const padding_names[] = {"same", "valid", NULL};
 static const int padding_values[] = {1, 0};
 /* Softmax is applied by the loss on the last dense layer's logits, so a
@@ -146,16 +151,16 @@ static void layer_init(void *item)
     l->units = 0;
 }
 
+/* The keys the layer's kind takes (include/fer/layer_kind.h), besides
+   name and type. */
 static unsigned layer_relevant(const void *item)
 {
-    static const unsigned by_type[] = {
-        [FER_LAYER_CONV2D] = BIT(LK_FILTERS) | BIT(LK_KERNEL) | BIT(LK_PADDING) | BIT(LK_ACTIVATION),
-        [FER_LAYER_BATCHNORM] = BIT(LK_MOMENTUM) | BIT(LK_EPSILON),
-        [FER_LAYER_DROPOUT] = BIT(LK_RATE),
-        [FER_LAYER_DENSE] = BIT(LK_ACTIVATION) | BIT(LK_UNITS),
-    };
     const fer_layer_cfg *l = item;
-    unsigned own = (unsigned)l->type < sizeof by_type / sizeof by_type[0] ? by_type[l->type] : 0;
+    const fer_layer_kind *k = fer_layer_kind_of(l->type);
+    unsigned own = 0;
+    for (int i = 0; i < N_FIELDS(layer_fields); i++)
+        if (fer_layer_kind_takes(k, layer_fields[i].key))
+            own |= BIT(i);
     return BIT(LK_NAME) | BIT(LK_TYPE) | own;
 }
 

@@ -3,6 +3,7 @@
    every key's range again, for configurations built in code. Shapes (does a
    valid convolution fit its input) are checked by fer_model_init. */
 #include "config_schema.h"
+#include "fer/layer_kind.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,9 +46,9 @@ static int check_layers(const fer_config *c, fer_err *err)
         if (twin >= 0)
             return invalid(c, err, "model.layers.%d: duplicate layer name '%.*s' (also model.layers.%d)", l,
                            FER_NAME_LEN, L->name, twin);
-        if (L->type == FER_LAYER_CONV2D && L->filters < 1)
-            return invalid(c, err, "model.layers.%d (%.*s): a conv2d layer needs 'filters' (>= 1)", l,
-                           FER_NAME_LEN, L->name);
+        if (fer_layer_kind_takes(fer_layer_kind_of(L->type), "filters") && L->filters < 1)
+            return invalid(c, err, "model.layers.%d (%.*s): a %s layer needs 'filters' (>= 1)", l,
+                           FER_NAME_LEN, L->name, fer_layer_type_name(L->type));
     }
     const fer_layer_cfg *last = &m->layers[m->n_layers - 1];
     if (last->type != FER_LAYER_DENSE)

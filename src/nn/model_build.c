@@ -1,5 +1,6 @@
 /* Building the layer table from the config: shapes, weight tensors in Keras
    order, flat buffers and Keras's default initialization. */
+#include "fer/layer_kind.h"
 #include "fer/model.h"
 #include "fer/rng.h"
 
@@ -7,89 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void add_weight(fer_layer *L, const char *name, int in_stats, int ndim, const int *shape,
-                       size_t *offset)
+/* Output shape and weight tensors of one layer given its input shape, by
+   its kind. */
+static int shape_layer(fer_layer *L, int classes, size_t offsets[2], fer_err *err)
 {
-    fer_weight *w = &L->weights[L->n_weights++];
-    snprintf(w->name, sizeof w->name, "%s", name);
-    w->ndim = ndim;
-    w->count = 1;
-    for (int i = 0; i < ndim; i++) {
-        w->shape[i] = shape[i];
-        w->count *= (size_t)shape[i];
-    }
-    w->in_stats = in_stats;
-    w->offset = *offset;
-    *offset += w->count;
-    if (in_stats)
-        L->n_stats += w->count;
-    else
-        L->n_params += w->count;
-}
-
-/* Output shape and weight tensors of one layer given its input shape. */
-static int shape_layer(fer_layer *L, int classes, size_t *poff, size_t *soff, fer_err *err)
-{
-    const fer_layer_cfg *c = &L->cfg;
+    const fer_layer_kind *k = fer_layer_kind_of(L->cfg.type);
+    if (!k)
+        return fer_fail(err, "layer %s: unknown layer type %d", L->cfg.name, (int)L->cfg.type);
     L->out_h = L->in_h;
     L->out_w = L->in_w;
     L->out_c = L->in_c;
-    int spatial = !(L->in_h == 1 && L->in_w == 1 && L->flat_input);
-    switch (c->type) {
-    case FER_LAYER_CONV2D: {
-        int pad = c->padding_same ? (c->kernel_size - 1) / 2 : 0;
-        L->out_h = L->in_h - c->kernel_size + 1 + 2 * pad;
-        L->out_w = L->in_w - c->kernel_size + 1 + 2 * pad;
-        L->out_c = c->filters;
-        if (!spatial || L->out_h < 1 || L->out_w < 1)
-            return fer_fail(err, "layer %s: a %dx%d %s convolution does not fit its %dx%d input", c->name,
-                            c->kernel_size, c->kernel_size, c->padding_same ? "same" : "valid", L->in_h,
-                            L->in_w);
-        int ks[4] = {c->kernel_size, c->kernel_size, L->in_c, c->filters}, bs[1] = {c->filters};
-        add_weight(L, "kernel:0", 0, 4, ks, poff);
-        add_weight(L, "bias:0", 0, 1, bs, poff);
-        return FER_OK;
-    }
-    case FER_LAYER_MAXPOOL:
-        L->out_h = L->in_h / 2;
-        L->out_w = L->in_w / 2;
-        if (!spatial || L->out_h < 1 || L->out_w < 1)
-            return fer_fail(err, "layer %s: 2x2 pooling needs an input of at least 2x2, got %dx%d", c->name,
-                            L->in_h, L->in_w);
-        return FER_OK;
-    case FER_LAYER_BATCHNORM: {
-        int cs[1] = {L->in_c};
-        add_weight(L, "gamma:0", 0, 1, cs, poff);
-        add_weight(L, "beta:0", 0, 1, cs, poff);
-        add_weight(L, "moving_mean:0", 1, 1, cs, soff);
-        add_weight(L, "moving_variance:0", 1, 1, cs, soff);
-        return FER_OK;
-    }
-    case FER_LAYER_RELU:
-    case FER_LAYER_DROPOUT:
-        return FER_OK;
-    case FER_LAYER_GAP:
-        if (!spatial)
-            return fer_fail(err, "layer %s: global average pooling needs a spatial input", c->name);
-        L->out_h = L->out_w = 1;
-        return FER_OK;
-    case FER_LAYER_DENSE: {
-        int units = c->units > 0 ? c->units : classes;
-        int in = L->in_h * L->in_w * L->in_c;
-        if (spatial && (L->in_h != 1 || L->in_w != 1))
-            return fer_fail(err,
-                            "layer %s: dense needs a flat input (add global average pooling before it), "
-                            "got %dx%dx%d",
-                            c->name, L->in_h, L->in_w, L->in_c);
-        L->out_h = L->out_w = 1;
-        L->out_c = units;
-        int ks[2] = {in, units}, bs[1] = {units};
-        add_weight(L, "kernel:0", 0, 2, ks, poff);
-        add_weight(L, "bias:0", 0, 1, bs, poff);
-        return FER_OK;
-    }
-    }
-    return fer_fail(err, "layer %s: unknown layer type %d", c->name, (int)c->type);
+    return k->shape(L, classes, offsets, err);
 }
 
 /* Keras defaults: Glorot uniform kernels, zero biases, gamma 1, beta 0,
@@ -121,7 +50,7 @@ int fer_model_init(fer_model *m, const fer_model_cfg *cfg, uint64_t seed, fer_er
     if (cfg->n_layers < 1 || cfg->n_layers > FER_MAX_LAYERS)
         return fer_fail(err, "model: expected 1 to %d layers, got %d", FER_MAX_LAYERS, cfg->n_layers);
     int h = cfg->input_size, w = cfg->input_size, c = cfg->channels, flat = 0;
-    size_t poff = 0, soff = 0;
+    size_t offsets[2] = {0, 0}; /* params, stats */
     for (int l = 0; l < cfg->n_layers; l++) {
         fer_layer *L = &m->layers[l];
         L->cfg = cfg->layers[l];
@@ -129,16 +58,17 @@ int fer_model_init(fer_model *m, const fer_model_cfg *cfg, uint64_t seed, fer_er
         L->in_w = w;
         L->in_c = c;
         L->flat_input = flat;
-        if (shape_layer(L, cfg->classes, &poff, &soff, err))
+        if (shape_layer(L, cfg->classes, offsets, err))
             return FER_ERROR;
         h = L->out_h;
         w = L->out_w;
         c = L->out_c;
-        flat = flat || L->cfg.type == FER_LAYER_GAP || L->cfg.type == FER_LAYER_DENSE;
+        flat = flat || (fer_layer_kind_of(L->cfg.type)->facts & FER_KIND_FLATTENS);
     }
     m->n_layers = cfg->n_layers;
     if (c != cfg->classes)
         return fer_fail(err, "model: the last layer has %d outputs but model.classes is %d", c, cfg->classes);
+    size_t poff = offsets[0], soff = offsets[1];
     m->n_params = poff;
     m->n_stats = soff;
     m->params = malloc(poff * sizeof(float));
@@ -208,11 +138,8 @@ double fer_model_forward_flops(const fer_model *m)
 {
     double flops = 0;
     for (int l = 0; l < m->n_layers; l++) {
-        const fer_layer *L = &m->layers[l];
-        if (L->cfg.type == FER_LAYER_CONV2D)
-            flops += 2.0 * L->out_h * L->out_w * L->out_c * L->cfg.kernel_size * L->cfg.kernel_size * L->in_c;
-        else if (L->cfg.type == FER_LAYER_DENSE)
-            flops += 2.0 * L->in_h * L->in_w * L->in_c * L->out_c;
+        const fer_layer_kind *k = fer_layer_kind_of(m->layers[l].cfg.type);
+        flops += k->flops ? k->flops(&m->layers[l]) : 0.0;
     }
     return flops;
 }

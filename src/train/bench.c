@@ -3,6 +3,7 @@
    not move the result. */
 #include "fer/bench.h"
 
+#include "fer/layer_kind.h"
 #include "fer/optimizer.h"
 #include "fer/progress.h"
 #include "fer/rng.h"
@@ -12,11 +13,8 @@
 
 double fer_bench_layer_flops(const fer_layer *L)
 {
-    if (L->cfg.type == FER_LAYER_CONV2D)
-        return 2.0 * L->out_h * L->out_w * L->out_c * L->cfg.kernel_size * L->cfg.kernel_size * L->in_c;
-    if (L->cfg.type == FER_LAYER_DENSE)
-        return 2.0 * L->in_h * L->in_w * L->in_c * L->out_c;
-    return 0.0;
+    const fer_layer_kind *k = fer_layer_kind_of(L->cfg.type);
+    return k && k->flops ? k->flops(L) : 0.0;
 }
 
 double fer_bench_step_flops(const fer_model *m, fer_bench_mode mode, int first_trainable)

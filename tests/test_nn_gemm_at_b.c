@@ -61,5 +61,5 @@ int main(void)
     check_shape(75, 48, 37, 1);
     check_shape(64, 64, 200, 1);
     check_shape(14, 16, 1, 0);
-    return check_report("test_nn_wgemm_tn");
+    return check_report("test_nn_gemm_at_b");
 }

@@ -137,11 +137,10 @@ static int resume_from(trainer *t, const char *path, fer_err *err)
     t->st.step_in_epoch = fer_resume_step(saved, stored_yaml, t->cfg, t->data.set[FER_SPLIT_TRAIN].n,
                                           t->batches_per_epoch, note, sizeof note);
     free(stored_yaml);
-    if (t->st.phase >= t->cfg->n_phases)
-        return fer_fail(err, "%s: phase %d, but the schedule has %d phases", path, t->st.phase,
-                        t->cfg->n_phases);
+    /* The phase is recomputed from the epoch; a schedule shortened since
+       may not have the checkpoint's. */
     fer_info("resuming from %s: epoch %d, step %ld of the epoch, phase %s", path, t->st.epoch + 1, saved,
-             t->cfg->schedule[t->st.phase].name);
+             t->st.phase < t->cfg->n_phases ? t->cfg->schedule[t->st.phase].name : "(beyond the schedule)");
     if (note[0])
         fer_info("epoch %d: %s", t->st.epoch + 1, note);
     const char *weights = t->o->weights ? t->o->weights : "";

@@ -16,7 +16,7 @@ set +e
 # What a run killed after its last checkpoint leaves behind: steps.csv rows past
 # the checkpoint and a half-written temporary checkpoint.
 echo "1,6,6,0,9.9,0.1,0.05,100.0" >> resumed/steps.csv
-echo "partial" > resumed/ckpt-0001-000006.h5.tmp.4242
+echo "partial" > resumed/ckpt-0001-000006.h5.tmp.999999999
 "$fer" train "$cfg" "${precision[@]}" --run-dir resumed --resume auto --stop-after-steps 13 > part2.log 2>&1; rc2=$?
 "$fer" train "$cfg" "${precision[@]}" --run-dir resumed --resume auto > part3.log 2>&1; rc3=$?
 set -e
@@ -28,7 +28,7 @@ final_a=straight/$(cat straight/latest); final_b=resumed/$(cat resumed/latest)
 echo "comparing $final_a with $final_b"
 check "weights and statistics bit-identical" h5diff -r "$final_a" "$final_b" /model_weights /model_weights
 check "optimizer state bit-identical" h5diff -r "$final_a" "$final_b" /optimizer /optimizer
-check "a stale temporary checkpoint is removed on resume" [ ! -e resumed/ckpt-0001-000006.h5.tmp.4242 ]
+check "a stale temporary checkpoint is removed on resume" [ ! -e resumed/ckpt-0001-000006.h5.tmp.999999999 ]
 steps_once() { [ "$(tail -n +2 resumed/steps.csv | cut -d, -f3 | tr '\n' ' ')" = "$(seq 1 24 | tr '\n' ' ')" ]; }
 check "steps.csv lists global steps 1..24 once each" steps_once
 check "resumed epochs.csv has 3 epochs" [ "$(tail -n +2 resumed/epochs.csv | wc -l)" -eq 3 ]

@@ -87,8 +87,12 @@ int fer_checkpoint_verify(const char *path, fer_train_state *state, fer_err *err
 
 /* Run directory management. */
 /* Removes temporary files a killed writer left in run_dir (names of the
-   form <checkpoint>.h5.tmp.<pid>); call before a run writes there. */
+   form <checkpoint>.h5.tmp.<pid>), sparing those of a live process; call
+   before a run writes there, with the run directory's lock held. */
 void fer_checkpoint_remove_stale_tmp(const char *run_dir);
+/* Whether run_dir holds files of an earlier run that a fresh run would
+   overwrite: ckpt-*.h5, `latest` or best.h5 (readable or not). */
+int fer_checkpoint_run_has_files(const char *run_dir);
 /* Path of checkpoint for (epoch, step) in run_dir into out. */
 void fer_checkpoint_name(char *out, size_t cap, const char *run_dir, int epoch, long step);
 /* Saves to run_dir: writes the checkpoint, updates `latest`, copies to best.h5

@@ -14,6 +14,7 @@
 
 #define FER_MAX_LAYERS 64
 #define FER_MAX_PHASES 8
+#define FER_MAX_PHASE_EPOCHS 1000000 /* schedule.N.epochs */
 #define FER_NAME_LEN 64
 #define FER_PATH_LEN 512
 

@@ -10,10 +10,12 @@
 typedef struct {
     const fer_config *config;
     const fer_dist *dist;
-    const char *resume;  /* NULL or "": fresh; "auto": newest valid checkpoint in run_dir if any; or a path */
-    const char *weights; /* overrides model.weights (NULL: keep) */
-    long stop_after_steps; /* > 0: stop as on a signal once global_step reaches it (preemption drills) */
-    const char *blas_info; /* line for the log (may be NULL) */
+    const char *resume; /* NULL or "": fresh; "auto": newest valid checkpoint in run_dir if any; or a path */
+    int fresh_if_unreadable; /* "auto" with checkpoints none of which is readable: start fresh (else refuse)
+                              */
+    const char *weights;     /* overrides model.weights (NULL: keep) */
+    long stop_after_steps;   /* > 0: stop as on a signal once global_step reaches it (preemption drills) */
+    const char *blas_info;   /* line for the log (may be NULL) */
 } fer_train_opts;
 
 typedef enum { FER_TRAIN_FINISHED = 0, FER_TRAIN_STOPPED = 1 } fer_train_outcome;

@@ -13,17 +13,22 @@
 
 static const char usage[] =
     "usage: fer train CONFIG [--set KEY=VALUE]... [--run-dir DIR] [--resume auto|PATH]\n"
-    "                 [--weights PATH] [--stop-after-steps N] [--print-config]\n\n"
+    "                 [--fresh-if-unreadable] [--weights PATH] [--stop-after-steps N] [--print-config]\n\n"
     "Trains the model of CONFIG on its data, data-parallel over the MPI ranks it runs on\n"
     "(mpirun -np P fer train ..., or srun --mpi=pmix): each rank computes its shard of\n"
     "every global batch (data.batch_size) and gradients are averaged every step.\n"
     "Rank 0 writes to the run directory: ckpt-*.h5 checkpoints, best.h5, latest,\n"
-    "steps.csv and epochs.csv.\n\n"
+    "steps.csv and epochs.csv; it holds the directory's lock (.lock) while it runs, so a\n"
+    "second run on the same directory fails, naming the holder's host and pid.\n\n"
     "  --set KEY=VALUE      override a config key (e.g. schedule.0.epochs=3), repeatable\n"
     "  --run-dir DIR        same as --set run_dir=DIR\n"
     "  --resume auto        continue from the newest valid checkpoint in the run directory\n"
-    "                       (start fresh when there is none); --resume PATH: from that file\n"
-    "  --weights PATH       Keras HDF5 weights to start from (same as model.weights)\n"
+    "                       (start fresh when it holds no checkpoint; refuse when it holds\n"
+    "                       checkpoints none of which is readable); --resume PATH: from that file\n"
+    "  --fresh-if-unreadable  with --resume auto: start fresh (replacing the unreadable\n"
+    "                       checkpoints and best.h5) instead of refusing\n"
+    "  --weights PATH       Keras HDF5 weights to start from (same as model.weights); not\n"
+    "                       used when the run resumes from a checkpoint (fer says so)\n"
     "  --stop-after-steps N behave as if a stop signal arrived at global step N\n"
     "  --print-config       print the resolved configuration as YAML and exit\n\n"
     "SIGTERM or SIGUSR1 stops all ranks at the next step boundary: rank 0 writes a\n"
@@ -50,17 +55,22 @@ int cmd_train(int argc, char **argv)
         return FER_EXIT_OK;
     }
     const char *run_dir = NULL, *resume = NULL, *weights = NULL, *stop_after = NULL;
-    int print_config = 0;
-    cli_flag flags[] = {
-        {"--run-dir", 1, &run_dir, NULL},           {"--resume", 1, &resume, NULL},
-        {"--weights", 1, &weights, NULL},           {"--stop-after-steps", 1, &stop_after, NULL},
-        {"--print-config", 0, NULL, &print_config}, {NULL, 0, NULL, NULL}};
+    int print_config = 0, fresh_if_unreadable = 0;
+    cli_flag flags[] = {{"--run-dir", 1, &run_dir, NULL},
+                        {"--resume", 1, &resume, NULL},
+                        {"--fresh-if-unreadable", 0, NULL, &fresh_if_unreadable},
+                        {"--weights", 1, &weights, NULL},
+                        {"--stop-after-steps", 1, &stop_after, NULL},
+                        {"--print-config", 0, NULL, &print_config},
+                        {NULL, 0, NULL, NULL}};
     cli_options *o = calloc(1, sizeof *o);
     if (!o)
         return cli_fail("out of memory");
     int rc = cli_parse_config_options(o, "train", argc, argv, flags);
     if (rc == FER_EXIT_OK && o->n_positional > 0)
         rc = cli_usage("train", "unexpected argument '%s'", o->positional[0]);
+    if (rc == FER_EXIT_OK && fresh_if_unreadable && (!resume || strcmp(resume, "auto")))
+        rc = cli_usage("train", "--fresh-if-unreadable only applies to --resume auto");
     if (rc == FER_EXIT_OK && run_dir)
         snprintf(o->config.run_dir, sizeof o->config.run_dir, "%s", run_dir);
     char *end = NULL;
@@ -101,6 +111,7 @@ int cmd_train(int argc, char **argv)
     fer_train_opts to = {.config = &o->config,
                          .dist = &dist,
                          .resume = resume,
+                         .fresh_if_unreadable = fresh_if_unreadable,
                          .weights = weights,
                          .stop_after_steps = stop_steps,
                          .blas_info = blas_desc};

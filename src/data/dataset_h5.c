@@ -116,6 +116,33 @@ int fer_dataset_write_h5(const fer_dataset *ds, const char *path, fer_err *err)
     return FER_OK;
 }
 
+/* A 1-D integer dataset stored wider than a byte (int32 labels written by
+   another tool): HDF5's conversion would clamp -1 to 0 and 300 to 255, so
+   the values are read whole and any outside 0..255 is an error. */
+static int read_wide_u8(hid_t set, const char *path, const char *name, size_t n, uint8_t **data, fer_err *err)
+{
+    long long *wide = malloc((n ? n : 1) * sizeof *wide);
+    *data = malloc(n ? n : 1);
+    if (!wide || !*data) {
+        free(wide);
+        return fer_fail(err, "%s: out of memory for /%s (%zu values)", path, name, n);
+    }
+    if (H5Dread(set, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, wide) < 0) {
+        free(wide);
+        return fer_fail(err, "%s: cannot read /%s (corrupt file?)", path, name);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (wide[i] < 0 || wide[i] > 255) {
+            long long v = wide[i];
+            free(wide);
+            return fer_fail(err, "%s: /%s[%zu] = %lld, outside 0..255", path, name, i, v);
+        }
+        (*data)[i] = (uint8_t)wide[i];
+    }
+    free(wide);
+    return FER_OK;
+}
+
 /* Reads a 1-D or 3-D integer dataset of bytes; *data is malloc'd. */
 static int read_u8(hid_t file, const char *path, const char *name, int rank, hsize_t *dims, uint8_t **data,
                    fer_err *err)
@@ -127,6 +154,7 @@ static int read_u8(hid_t file, const char *path, const char *name, int rank, hsi
         return fer_fail(err, "%s: cannot open dataset /%s", path, name);
     hid_t space = H5Dget_space(set), type = H5Dget_type(set);
     int ok = H5Sget_simple_extent_ndims(space) == rank && H5Tget_class(type) == H5T_INTEGER;
+    int is_u8 = ok && H5Tget_size(type) == 1 && H5Tget_sign(type) == H5T_SGN_NONE;
     if (ok)
         H5Sget_simple_extent_dims(space, dims, NULL);
     H5Tclose(type);
@@ -141,6 +169,11 @@ static int read_u8(hid_t file, const char *path, const char *name, int rank, hsi
                         (unsigned long long)dims[1], (unsigned long long)dims[2]);
     }
     size_t bytes = (size_t)dims[0] * (rank == 3 ? (size_t)dims[1] * dims[2] : 1);
+    if (rank == 1 && !is_u8) {
+        int rc = read_wide_u8(set, path, name, bytes, data, err);
+        H5Dclose(set);
+        return rc;
+    }
     *data = malloc(bytes ? bytes : 1);
     herr_t rc = *data ? H5Dread(set, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) : -1;
     H5Dclose(set);

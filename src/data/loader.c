@@ -127,9 +127,20 @@ static int check_opts(const fer_loader_opts *o, fer_err *err)
     return FER_OK;
 }
 
+/* Samples of this rank's shard of one batch. A batch holds at most the
+   whole set, and the sum is taken in long: a batch size near INT_MAX must
+   not overflow. */
+static long shard_rows(const fer_loader_opts *o)
+{
+    long batch = o->batch_size < o->images->n ? o->batch_size : o->images->n;
+    long rows = (batch + o->nranks - 1) / o->nranks;
+    return rows < 1 ? 1 : rows;
+}
+
 static int alloc_slot(batch_slot *s, const fer_loader_opts *o)
 {
-    int rows = (o->batch_size + o->nranks - 1) / o->nranks, n = o->images->size * o->images->size;
+    long rows = shard_rows(o);
+    int n = o->images->size * o->images->size;
     s->batch.x = malloc((size_t)rows * n * o->channels * sizeof(float));
     s->batch.labels = malloc((size_t)rows * sizeof(int));
     s->batch.ids = malloc((size_t)rows * sizeof(int64_t));
@@ -156,8 +167,12 @@ int fer_loader_create(fer_loader **out, const fer_loader_opts *o, fer_err *err)
     l->order = malloc(((size_t)o->images->n + 1) * sizeof *l->order);
     if (!l->order || alloc_slot(&l->slots[0], o) || alloc_slot(&l->slots[1], o)) {
         fer_loader_free(l);
-        return fer_fail(err, "loader: out of memory for batches of %d images of %d x %d x %d", o->batch_size,
-                        o->images->size, o->images->size, o->channels);
+        return fer_fail(err,
+                        "loader: out of memory for two input batches of %ld images of %d x %d x %d "
+                        "(about %.1f GiB); lower the batch size (data.batch_size, or --batch)",
+                        shard_rows(o), o->images->size, o->images->size, o->channels,
+                        2.0 * (double)shard_rows(o) * o->images->size * o->images->size * o->channels *
+                            sizeof(float) / (1024.0 * 1024.0 * 1024.0));
     }
     if (o->prefetch) {
         if (pthread_create(&l->worker, NULL, worker_main, l) != 0) {

@@ -45,9 +45,16 @@ static int build_head(fer_model *head, const fer_model *m, int layer, fer_err *e
 
 static int check_layer(const fer_model *m, int layer, fer_err *err)
 {
-    if (layer < 0 || layer >= m->n_layers - 1)
-        return fer_fail(err, "Grad-CAM: layer index %d outside 0..%d", layer, m->n_layers - 2);
+    if (layer < 0 || layer >= m->n_layers)
+        return fer_fail(err, "Grad-CAM: layer index %d outside 0..%d", layer, m->n_layers - 1);
     const fer_layer *L = &m->layers[layer];
+    if (layer == m->n_layers - 1) {
+        int conv = fer_last_conv_layer(m);
+        return fer_fail(err,
+                        "Grad-CAM: layer %s is the model's output; name a layer below it with a spatial "
+                        "output (e.g. %s, the last convolution)",
+                        L->cfg.name, conv >= 0 ? m->layers[conv].cfg.name : "a convolution");
+    }
     if (!spatial_output(m, layer) || L->out_h != L->out_w)
         return fer_fail(err, "Grad-CAM: layer %s has no square spatial output (%dx%dx%d)", L->cfg.name,
                         L->out_h, L->out_w, L->out_c);

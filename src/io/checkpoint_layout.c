@@ -55,19 +55,27 @@ int fer_ckpt_write_state(hid_t group, const fer_train_state *s, fer_err *err)
     return FER_OK;
 }
 
+/* The most epochs any schedule has, and a step count far beyond any run
+   that every counter still holds exactly (also as a double), so that the
+   trainer's arithmetic on a loaded state cannot overflow. */
+#define MAX_EPOCHS (FER_MAX_PHASES * FER_MAX_PHASE_EPOCHS)
+#define MAX_STEPS (1L << 52)
+
 static int check_state(const fer_train_state *s, fer_err *err)
 {
-    if (s->epoch < 0)
-        return fer_fail(err, "state: epoch %d is negative", s->epoch);
-    if (s->step_in_epoch < 0 || s->global_step < 0 || s->phase_iterations < 0)
+    if (s->epoch < 0 || s->epoch > MAX_EPOCHS)
+        return fer_fail(err, "state: epoch %d outside 0..%d", s->epoch, MAX_EPOCHS);
+    if (s->step_in_epoch < 0 || s->global_step < 0 || s->phase_iterations < 0 ||
+        s->step_in_epoch > MAX_STEPS || s->global_step > MAX_STEPS || s->phase_iterations > MAX_STEPS)
         return fer_fail(
-            err, "state: negative step count (step_in_epoch %ld, global_step %ld, phase_iterations %ld)",
+            err,
+            "state: step count outside 0..2^52 (step_in_epoch %ld, global_step %ld, phase_iterations %ld)",
             s->step_in_epoch, s->global_step, s->phase_iterations);
     if (s->phase < 0 || s->phase >= FER_MAX_PHASES)
         return fer_fail(err, "state: phase %d outside 0..%d", s->phase, FER_MAX_PHASES - 1);
     if (!isfinite(s->lr) || s->lr < 0)
         return fer_fail(err, "state: learning rate %g is not a finite non-negative number", s->lr);
-    if (!isfinite(s->best_val_acc) || s->best_epoch < -1)
+    if (!isfinite(s->best_val_acc) || s->best_epoch < -1 || s->best_epoch > MAX_EPOCHS)
         return fer_fail(err, "state: best_val_acc %g / best_epoch %d are impossible", s->best_val_acc,
                         s->best_epoch);
     /* The loss sum may legitimately hold a NaN a skipped step left behind;

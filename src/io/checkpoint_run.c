@@ -7,6 +7,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +273,34 @@ int fer_checkpoint_find_latest(const char *run_dir, char *out, size_t cap,
     return rc;
 }
 
+int fer_checkpoint_run_has_files(const char *run_dir)
+{
+    ckpt_file *files;
+    int n = 0;
+    fer_err ignored;
+    if (list_checkpoints(run_dir, &files, &n, &ignored) == FER_OK)
+        free(files);
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", run_dir, LATEST_FILE);
+    int latest = stat(path, &st) == 0;
+    snprintf(path, sizeof path, "%s/%s", run_dir, BEST_FILE);
+    int best = stat(path, &st) == 0;
+    return n > 0 || latest || best;
+}
+
+/* Whether the writer of a temporary file (pid from its name) may still be
+   writing it: a live process other than this one. A pid of another host
+   reads as dead or alive by chance; the run directory's lock is what keeps
+   two runs apart, this only spares a live writer the lock did not stop. */
+static int writer_alive(const char *digits)
+{
+    long pid = strtol(digits, NULL, 10);
+    if (pid <= 0 || pid > INT_MAX || pid == (long)getpid()) /* kill(-1, 0) would ask about everyone */
+        return 0;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 void fer_checkpoint_remove_stale_tmp(const char *run_dir)
 {
     DIR *dir = opendir(run_dir);
@@ -283,6 +313,8 @@ void fer_checkpoint_remove_stale_tmp(const char *run_dir)
             continue;
         if (strncmp(e->d_name, "ckpt-", 5) && strncmp(e->d_name, "best.h5", 7) &&
             strncmp(e->d_name, "latest", 6))
+            continue;
+        if (writer_alive(tmp + 5))
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", run_dir, e->d_name);

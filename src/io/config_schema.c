@@ -1,6 +1,7 @@
 /* The configuration schema (one row per key) and every default in one place. */
 #include "config_schema.h"
 
+#include "fer/dataset.h"
 #include "fer/layer_kind.h"
 
 #include <inttypes.h>
@@ -89,7 +90,7 @@ static void phase_init(void *item)
 
 static const cfg_field phase_fields[] = {
     STRING_KEY(fer_phase_cfg, name, .nonempty = 1, .identifier = 1, .required = 1),
-    INT_KEY(fer_phase_cfg, epochs, 1, 1000000, .required = 1),
+    INT_KEY(fer_phase_cfg, epochs, 1, FER_MAX_PHASE_EPOCHS, .required = 1),
     STRING_KEY(fer_phase_cfg, trainable, .nonempty = 1, .identifier = 1),
     SECTION_KEY(fer_phase_cfg, optimizer, cfg_optimizer_section, .tracks_given = 1,
                 .given_offset = offsetof(fer_phase_cfg, optimizer_given), .flow = 1),
@@ -210,7 +211,9 @@ static const int channel_values[] = {1, 3};
 static const cfg_field model_fields[] = {
     INT_KEY(fer_model_cfg, input_size, 8, 4096),
     ENUM_KEY(fer_model_cfg, "channels", channels, channel_names, channel_values),
-    INT_KEY(fer_model_cfg, classes, 2, 65536),
+    /* The class count is bounded by what a data set, a confusion matrix and
+       the reports hold (FER_MAX_CLASSES, docs/run-directory.md). */
+    INT_KEY(fer_model_cfg, classes, 2, FER_MAX_CLASSES),
     BOOL_KEY(fer_model_cfg, preprocess_caffe),
     STRING_KEY(fer_model_cfg, weights),
     LIST_KEY(fer_model_cfg, layers, n_layers, layer_section, "layer", .flow = 1),

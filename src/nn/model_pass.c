@@ -227,6 +227,17 @@ static int reserve_layers(fer_model *m, int max_n, size_t *scratch)
     return ok;
 }
 
+/* The activation memory of a batch of max_n, for messages that say how much
+   a batch size asks for. */
+static double activation_gib(const fer_model *m, int max_n)
+{
+    double floats = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        if (!in_place(m, l))
+            floats += (double)fer_layer_out_size(&m->layers[l]);
+    return floats * max_n * sizeof(float) / (1024.0 * 1024.0 * 1024.0);
+}
+
 int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
 {
     if (m->batch && m->batch->max_n >= max_n)
@@ -247,7 +258,10 @@ int fer_model_reserve(fer_model *m, int max_n, fer_err *err)
     if (!ok) {
         batch_free(b);
         m->batch = NULL;
-        return fer_fail(err, "model: out of memory for activations of a batch of %d", max_n);
+        return fer_fail(err,
+                        "model: out of memory for the activations of a batch of %d images (about %.1f GiB); "
+                        "lower the batch size (data.batch_size, or --batch)",
+                        max_n, activation_gib(m, max_n));
     }
     return FER_OK;
 }

@@ -14,11 +14,30 @@ static void tally(fer_eval_result *r, const float *probs, const int *labels, int
     }
 }
 
+/* The confusion matrix is fixed-size and indexed by label: a class count or
+   a label it cannot hold is refused before anything is written. */
+static int check_classes(const fer_image_set *s, int k, fer_err *err)
+{
+    if (k < 1 || k > FER_MAX_CLASSES)
+        return fer_fail(err, "evaluate: the model has %d classes, fer supports 1 to %d", k, FER_MAX_CLASSES);
+    for (int i = 0; i < s->n; i++)
+        if (s->labels[i] >= k)
+            return fer_fail(err, "evaluate: sample %d has label %d, outside the model's %d classes (0..%d)",
+                            i, s->labels[i], k, k - 1);
+    return FER_OK;
+}
+
 int fer_evaluate(fer_model *m, const fer_dist *d, const fer_image_set *s, int batch_size, int caffe,
                  fer_eval_result *r, float *probs_out, fer_err *err)
 {
     memset(r, 0, sizeof *r);
     int k = m->cfg.classes;
+    if (check_classes(s, k, err))
+        return FER_ERROR;
+    /* A batch never holds more than the whole set: a huge --batch costs no
+       more memory than the set itself. */
+    if (s->n > 0 && batch_size > s->n)
+        batch_size = s->n;
     fer_loader_opts o = {.images = s,
                          .batch_size = batch_size,
                          .rank = d->rank,

@@ -39,6 +39,19 @@ static void drop_images(fer_dataset *ds)
     ds->pixels = ds->labels = ds->usage = NULL;
 }
 
+/* A label the model has no output for would read as a non-finite loss in
+   training and fall out of evaluation's counts: refuse the file instead. */
+static int check_labels(const fer_dataset *ds, const char *path, int classes, fer_err *err)
+{
+    for (int i = 0; i < ds->n; i++)
+        if (ds->labels[i] >= classes)
+            return fer_fail(err,
+                            "%s: sample %d (%s) has label %d, but the model has %d classes "
+                            "(model.classes: labels 0..%d)",
+                            path, i, fer_usage_name(ds->usage[i]), ds->labels[i], classes, classes - 1);
+    return FER_OK;
+}
+
 /* Writer, before the window exists: the data set and each split's size. */
 static int read_and_count(fer_run_data *d, const fer_config *c, const char *path, unsigned which,
                           int counts[FER_N_SPLITS], fer_err *err)
@@ -47,7 +60,7 @@ static int read_and_count(fer_run_data *d, const fer_config *c, const char *path
                  ? fer_dataset_synthetic(&d->ds, c->data.synthetic_train, c->data.synthetic_val,
                                          c->data.synthetic_test, c->seed, err)
                  : fer_dataset_read_h5(&d->ds, path, err);
-    if (rc)
+    if (rc || check_labels(&d->ds, path, c->model.classes, err))
         return FER_ERROR;
     for (int s = 0; s < FER_N_SPLITS; s++) {
         if (!(which & (1u << s)))

@@ -11,7 +11,9 @@
 #include "fer/optimizer.h"
 #include "fer/progress.h"
 #include "fer/run_data.h"
+#include "fer/run_lock.h"
 #include "fer/weights.h"
+#include "resume_position.h"
 
 #include <errno.h>
 #include <math.h>
@@ -38,6 +40,7 @@ typedef struct {
     long batches_per_epoch;
     int use_class_weights;
     fer_train_result *result;
+    fer_run_lock lock; /* rank 0's, held from setup to teardown */
 } trainer;
 
 /* Failures seen by one rank become everyone's: returns 1 when any rank
@@ -97,6 +100,55 @@ static void warn_checkpoint(const char *msg, void *ctx)
     fer_info("%s", msg);
 }
 
+/* --resume auto: the newest valid checkpoint of the run directory into path
+   ("" to start fresh). A directory whose checkpoints are all unreadable is
+   refused unless the caller asked to start fresh anyway: a resume that finds
+   nothing it can read must not overwrite an earlier run. */
+static int find_resume_point(trainer *t, char *path, size_t cap, fer_err *err)
+{
+    const char *dir = t->cfg->run_dir;
+    fer_err why;
+    if (fer_checkpoint_find_latest(dir, path, cap, warn_checkpoint, NULL, &why) == FER_OK)
+        return FER_OK;
+    path[0] = '\0';
+    if (!fer_checkpoint_run_has_files(dir)) {
+        fer_info("no checkpoint to resume in %s: starting fresh", dir);
+        return FER_OK;
+    }
+    if (!t->o->fresh_if_unreadable)
+        return fer_fail(err,
+                        "%s; --resume auto refuses to start over and overwrite an earlier run's checkpoints "
+                        "and best.h5 (move them away, or add --fresh-if-unreadable to start fresh anyway)",
+                        why.msg);
+    fer_info("%s; starting fresh (--fresh-if-unreadable): the earlier run's checkpoints and best.h5 will be "
+             "replaced",
+             why.msg);
+    return FER_OK;
+}
+
+/* Loads the checkpoint at path and places the run within its epoch. */
+static int resume_from(trainer *t, const char *path, fer_err *err)
+{
+    char *stored_yaml = NULL, note[600];
+    fer_history_free(&t->hist);
+    if (fer_checkpoint_load(path, &t->model, t->slot0, t->slot1, &t->st, &t->hist, &stored_yaml, err))
+        return FER_ERROR;
+    long saved = t->st.step_in_epoch;
+    t->st.step_in_epoch = fer_resume_step(saved, stored_yaml, t->cfg, t->data.set[FER_SPLIT_TRAIN].n,
+                                          t->batches_per_epoch, note, sizeof note);
+    free(stored_yaml);
+    /* The phase is recomputed from the epoch; a schedule shortened since
+       may not have the checkpoint's. */
+    fer_info("resuming from %s: epoch %d, step %ld of the epoch, phase %s", path, t->st.epoch + 1, saved,
+             t->st.phase < t->cfg->n_phases ? t->cfg->schedule[t->st.phase].name : "(beyond the schedule)");
+    if (note[0])
+        fer_info("epoch %d: %s", t->st.epoch + 1, note);
+    const char *weights = t->o->weights ? t->o->weights : "";
+    if (*weights)
+        fer_info("--weights %s not used: the run continues from the checkpoint's weights", weights);
+    return FER_OK;
+}
+
 /* Rank 0 resolves and loads the checkpoint to resume from, or the pretrained
    weights of a fresh run; the other ranks receive the state by broadcast. */
 static int restore(trainer *t, fer_err *err)
@@ -106,22 +158,15 @@ static int restore(trainer *t, fer_err *err)
     int failed = 0, resumed = 0;
     if (t->dist->rank == 0) {
         char path[1200] = "";
-        if (resume && !strcmp(resume, "auto")) {
-            fer_err probe;
-            if (fer_checkpoint_find_latest(t->cfg->run_dir, path, sizeof path, warn_checkpoint, NULL, &probe))
-                fer_info("no checkpoint to resume in %s (%s): starting fresh", t->cfg->run_dir, probe.msg);
-        } else if (resume && *resume) {
+        if (resume && !strcmp(resume, "auto"))
+            failed = find_resume_point(t, path, sizeof path, err) != FER_OK;
+        else if (resume && *resume)
             snprintf(path, sizeof path, "%s", resume);
-        }
-        if (*path) {
-            fer_history_free(&t->hist);
-            failed =
-                fer_checkpoint_load(path, &t->model, t->slot0, t->slot1, &t->st, &t->hist, NULL, err) != 0;
-            if (!failed) {
-                resumed = 1;
-                fer_info("resuming from %s: epoch %d, step %ld of the epoch, phase %s", path, t->st.epoch + 1,
-                         t->st.step_in_epoch, t->cfg->schedule[t->st.phase].name);
-            }
+        if (failed) {
+            /* refused: nothing loaded */
+        } else if (*path) {
+            failed = resume_from(t, path, err) != FER_OK;
+            resumed = !failed;
         } else if (*weights) {
             fer_weights_report rep;
             failed = fer_weights_load(&t->model, weights, 0, &rep, err) != 0;
@@ -171,7 +216,9 @@ static int setup(trainer *t, fer_err *err)
 {
     const fer_config *c = t->cfg;
     const fer_dist *d = t->dist;
-    int failed = d->rank == 0 && make_dir(c->run_dir, err);
+    /* The lock comes before anything reads or cleans the directory. */
+    t->lock.fd = -1;
+    int failed = d->rank == 0 && (make_dir(c->run_dir, err) || fer_run_lock_take(&t->lock, c->run_dir, err));
     if (any_failed(t, failed, err))
         return FER_ERROR;
     if (fer_run_data_load(&t->data, c, d, NULL, (1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), err))
@@ -180,7 +227,11 @@ static int setup(trainer *t, fer_err *err)
         return fer_fail(err, "%s: no %s samples to train on", c->data.path, c->data.train_usage);
     if (fer_model_init(&t->model, &c->model, c->seed, err) || choose_products(t, err))
         return FER_ERROR;
-    int shard_max = (c->data.batch_size + d->size - 1) / d->size;
+    /* In long, and never more than the training set: a batch size near
+       INT_MAX must neither overflow nor ask for memory no batch can use. */
+    long train_n = t->data.set[FER_SPLIT_TRAIN].n;
+    long global_max = c->data.batch_size < train_n ? c->data.batch_size : train_n;
+    int shard_max = (int)((global_max + d->size - 1) / d->size);
     if (fer_model_reserve(&t->model, shard_max, err))
         return FER_ERROR;
     size_t np = t->model.n_params ? t->model.n_params : 1;
@@ -211,11 +262,12 @@ static int setup(trainer *t, fer_err *err)
     if (fer_loader_create(&t->loader, &lo, err))
         return FER_ERROR;
     t->batches_per_epoch = fer_loader_batches(t->loader);
+    if (d->rank == 0)
+        fer_checkpoint_remove_stale_tmp(c->run_dir);
     if (restore(t, err))
         return FER_ERROR;
     if (d->rank == 0) {
         fer_progress_init(&t->progress, stdout, &c->logging);
-        fer_checkpoint_remove_stale_tmp(c->run_dir);
         if (fer_steps_open(&t->steps_csv, c->run_dir, t->st.global_step, err))
             failed = 1;
     }
@@ -235,6 +287,7 @@ static void teardown(trainer *t)
     free(t->stats_before_step);
     free(t->sample_weights);
     free(t->config_yaml);
+    fer_run_lock_release(&t->lock);
 }
 
 /* Rank 0 writes; everyone learns whether it worked. */
@@ -379,11 +432,23 @@ static void log_stop(const trainer *t)
              t->st.epoch + 1);
 }
 
+/* A stop request agreed by every rank outside a step (whose reduction
+   carries the flag otherwise). */
+static int stop_agreed(const trainer *t)
+{
+    return fer_dist_any(t->dist, fer_stop_requested());
+}
+
 /* Runs the rest of the current epoch; *stopped is set when a stop was agreed. */
 static int run_epoch_steps(trainer *t, int *stopped, fer_err *err)
 {
     fer_loader_start_epoch(t->loader, t->st.epoch, t->st.step_in_epoch);
     double t_last = fer_now();
+    /* An epoch with no step left (resumed at its end) still hears a stop. */
+    if (t->st.step_in_epoch >= t->batches_per_epoch && stop_agreed(t)) {
+        log_stop(t);
+        *stopped = 1;
+    }
     for (const fer_batch *b; (b = fer_loader_next(t->loader)) != NULL;) {
         step_result sr;
         if (train_step(t, b, &sr, err))
@@ -496,7 +561,11 @@ static int train_loop(trainer *t, fer_err *err)
         if (t->st.step_in_epoch == t->batches_per_epoch) {
             if (finish_epoch(t, stopped, err))
                 return FER_ERROR;
-        } else if (stopped && checkpoint(t, 0, err)) {
+        } else if (!stopped) {
+            /* Never loop on an epoch that cannot end. */
+            return fer_fail(err, "epoch %d ended at step %ld of %ld: the training loop lost its place",
+                            t->st.epoch + 1, t->st.step_in_epoch, t->batches_per_epoch);
+        } else if (checkpoint(t, 0, err)) {
             return FER_ERROR;
         }
     }

@@ -21,6 +21,16 @@ and writes (all float32 unless noted):
   /expected/moving_statistics     same layout, BatchNorm moving_mean and
                                   moving_variance after the pass (Keras update:
                                   m * moving + (1 - m) * batch, unbiased variance)
+  /expected/decision_inputs/<layer>
+                                  for every layer with a ReLU (conv2d or dense
+                                  with activation relu, relu layers) the ReLU's
+                                  input, and for every max pool the pool's
+                                  input: (N, H, W, C) NHWC, or (N, C) after
+                                  global pooling; from these `fer check-reference`
+                                  counts the ReLU and max-pool decisions its
+                                  forward pass takes differently (omitted with
+                                  --no-decision-inputs; files written before
+                                  it existed lack it too)
 
 Run it with Debian's interpreter (python3-torch, python3-h5py, python3-numpy,
 python3-yaml):
@@ -149,15 +159,24 @@ class Reference:
         if c != model["classes"]:
             sys.exit(f"torch_reference: the last layer has {c} outputs, model.classes is {model['classes']}")
 
-    def forward(self, x_nhwc, margins=None):
+    def forward(self, x_nhwc, margins=None, decision_inputs=None):
         """Training-mode forward, dropout off. x: (N, S, S, C) float64.
         margins (a list) gets (layer, smallest decision margin) for every
-        ReLU and max-pool layer."""
+        ReLU and max-pool layer; decision_inputs (a dict) gets layer name ->
+        the input of its ReLU or max pool, float32 NHWC (or N x C)."""
         x = x_nhwc.permute(0, 3, 1, 2)
+
+        def record(z, name):
+            if decision_inputs is not None:
+                z = z.detach()
+                if z.dim() == 4:
+                    z = z.permute(0, 2, 3, 1)
+                decision_inputs[name] = z.numpy().astype(np.float32)
 
         def relu(z, name):
             if margins is not None:
                 margins.append((name, relu_margin(z)))
+            record(z, name)
             return F.relu(z)
 
         for layer, module, flat in self.steps:
@@ -169,6 +188,7 @@ class Reference:
             elif t == "maxpool":
                 if margins is not None:
                     margins.append((name, pool_margin(x)))
+                record(x, name)
                 x = module(x)
             elif t == "batchnorm":
                 x = module(x)
@@ -258,11 +278,13 @@ def write_keras_layout(group, layer_names, tensors):
 MAX_DRAWS = 200
 
 
-def write_reference(config, sets, batch, seed, out, min_margin=0.0):
+def write_reference(config, sets, batch, seed, out, min_margin=0.0, decision_inputs=True):
     """Builds, runs and writes one reference-state file; returns a summary.
     With min_margin > 0 the input is redrawn until every ReLU and max-pool
     decision is at least min_margin (times its layer's RMS) from its
-    threshold, so that float32 cannot take another branch."""
+    threshold, so that float32 cannot take another branch. decision_inputs
+    False leaves out /expected/decision_inputs (large: about as many values
+    as the network's activations)."""
     model = load_model_config(config, sets)
     s, c, n = model["input_size"], model["channels"], batch
     for draw in range(MAX_DRAWS if min_margin > 0 else 1):
@@ -272,8 +294,8 @@ def write_reference(config, sets, batch, seed, out, min_margin=0.0):
         rng = np.random.RandomState([seed, draw])
         x = rng.uniform(INPUT_LOW, INPUT_HIGH, (n, s, s, c)).astype(np.float32)
         labels = rng.randint(0, model["classes"], n).astype(np.int32)
-        margins = []
-        logits = net.forward(torch.from_numpy(x.astype(np.float64)), margins)
+        margins, inputs = [], {} if decision_inputs else None
+        logits = net.forward(torch.from_numpy(x.astype(np.float64)), margins, inputs)
         closest, smallest = min(margins, key=lambda m: m[1]) if margins else ("", float("inf"))
         if smallest >= min_margin:
             break
@@ -300,6 +322,10 @@ def write_reference(config, sets, batch, seed, out, min_margin=0.0):
         e.create_dataset("loss", data=np.float32(loss.item()))
         write_keras_layout(e.create_group("gradients"), names, net.gradients())
         write_keras_layout(e.create_group("moving_statistics"), names, net.moving_statistics())
+        if decision_inputs:
+            d = e.create_group("decision_inputs")
+            for name, value in inputs.items():
+                d.create_dataset(name, data=value)
     return (f"{out}: batch {n} of {s}x{s}x{c}, loss {loss.item():.6f}, {len(net.keras)} layers with weights, "
             f"smallest decision margin {smallest:.1e} ({closest}, draw {draw + 1})")
 
@@ -316,10 +342,14 @@ def main():
                         help="redraw the input until every ReLU and max-pool decision is at least TAU "
                              "times its layer's RMS from its threshold (e.g. 2e-5; feasible for small "
                              "networks only)")
+    parser.add_argument("--no-decision-inputs", action="store_true",
+                        help="leave out /expected/decision_inputs (the ReLU and max-pool inputs from which "
+                             "fer check-reference counts differing decisions; as large as the activations)")
     args = parser.parse_args()
     if args.batch < 1:
         sys.exit("torch_reference: --batch must be at least 1")
-    print(write_reference(args.config, args.set, args.batch, args.seed, args.out, args.min_margin))
+    print(write_reference(args.config, args.set, args.batch, args.seed, args.out, args.min_margin,
+                          not args.no_decision_inputs))
 
 
 if __name__ == "__main__":

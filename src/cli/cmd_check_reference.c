@@ -78,11 +78,13 @@ typedef struct {
     fer_pair_sums sums;
 } tensor_row;
 
-/* One layer's ReLU or max-pool decisions against the reference's. */
+/* One layer's ReLU or max-pool decisions against the reference's, and how
+   far our activations there are from its (the forward pass's own error). */
 typedef struct {
     char name[64];
     int pool; /* 0: ReLU */
     size_t decisions, differ;
+    fer_pair_sums activations; /* ReLU: its output; max pool: its input */
 } decision_row;
 
 typedef struct {
@@ -234,10 +236,12 @@ static void judge_decisions(const comparison *c, const thresholds *t, verdict *v
         return;
     }
     size_t total = 0, differ = 0;
-    printf("  %-44s %10s %12s %10s\n", "decisions", "kind", "taken", "differ");
+    printf("  %-44s %10s %12s %10s  %s\n", "decisions", "kind", "taken", "differ",
+           "rel L2 of the activations (ReLU: output, max-pool: input)");
     for (int i = 0; i < c->n_decisions; i++) {
         const decision_row *d = &c->decisions[i];
-        printf("  %-44s %10s %12zu %10zu\n", d->name, d->pool ? "max-pool" : "ReLU", d->decisions, d->differ);
+        printf("  %-44s %10s %12zu %10zu  %.3e\n", d->name, d->pool ? "max-pool" : "ReLU", d->decisions,
+               d->differ, fer_rel_l2(&d->activations));
         total += d->decisions;
         differ += d->differ;
     }
@@ -401,9 +405,14 @@ static int count_layer_decisions(hid_t g, const fer_model *m, int l, const float
     if (rc == FER_OK && d->pool) {
         const float *ours = l > 0 ? fer_model_activation(m, l - 1) : input;
         d->differ = fer_pool_decisions_differ(ours, ref, n, shape[1], shape[2], shape[3], &d->decisions);
+        fer_pair_sums_add(&d->activations, ours, ref, count);
     } else if (rc == FER_OK) {
+        const float *ours = fer_model_activation(m, l);
         d->decisions = count;
-        d->differ = fer_relu_decisions_differ(fer_model_activation(m, l), ref, count);
+        d->differ = fer_relu_decisions_differ(ours, ref, count);
+        for (size_t i = 0; i < count; i++) /* the reference's ReLU output, to compare with ours */
+            ref[i] = ref[i] > 0.0f ? ref[i] : 0.0f;
+        fer_pair_sums_add(&d->activations, ours, ref, count);
     }
     free(ref);
     return rc;

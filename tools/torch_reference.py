@@ -38,6 +38,10 @@ python3-yaml):
   /usr/bin/python3 tools/torch_reference.py --config configs/tiny.yaml \\
       --batch 3 --seed 1 --out ref.h5
   fer check-reference ref.h5 --config configs/tiny.yaml
+
+--dtype float32 runs the pass in PyTorch's float32 instead (same weights and
+input): what PyTorch's own float32 gives, for tools/compare_reference_states.py
+(docs/reference-check.md).
 """
 
 import argparse

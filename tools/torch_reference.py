@@ -42,6 +42,12 @@ python3-yaml):
 --dtype float32 runs the pass in PyTorch's float32 instead (same weights and
 input): what PyTorch's own float32 gives, for tools/compare_reference_states.py
 (docs/reference-check.md).
+
+--bf16-operands makes the reference for fer's bf16 products (precision: bf16):
+still in float64, but every convolution and dense product rounds its operands
+to bfloat16 (nearest even, from float32) as fer does: forward x and the kernel,
+input gradient dy and the kernel, kernel gradient x and dy; biases and their
+gradient (the unrounded dy summed) stay unrounded.
 """
 
 import argparse
@@ -101,11 +107,61 @@ def load_model_config(path, sets):
     return model
 
 
+def bf16(t):
+    """t rounded to bfloat16 (nearest even, from float32), in t's dtype."""
+    return t.to(torch.float32).to(torch.bfloat16).to(t.dtype)
+
+
+class Bf16Conv(torch.autograd.Function):
+    """A convolution whose products take bf16-rounded operands."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, pad):
+        xr, wr = bf16(x), bf16(w)
+        ctx.save_for_backward(xr, wr)
+        ctx.pad = pad
+        return F.conv2d(xr, wr, b, padding=pad)
+
+    @staticmethod
+    def backward(ctx, dy):
+        xr, wr = ctx.saved_tensors
+        dyr = bf16(dy)
+        dx = torch.nn.grad.conv2d_input(xr.shape, wr, dyr, padding=ctx.pad)
+        dw = torch.nn.grad.conv2d_weight(xr, wr.shape, dyr, padding=ctx.pad)
+        return dx, dw, dy.sum(dim=(0, 2, 3)), None
+
+
+class Bf16Linear(torch.autograd.Function):
+    """A dense layer whose products take bf16-rounded operands."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        xr, wr = bf16(x), bf16(w)
+        ctx.save_for_backward(xr, wr)
+        return F.linear(xr, wr, b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        xr, wr = ctx.saved_tensors
+        dyr = bf16(dy)
+        return dyr @ wr, dyr.t() @ xr, dy.sum(dim=0)
+
+
+def product(module, x, bf16_operands):
+    """module(x), or its bf16-operand form."""
+    if not bf16_operands:
+        return module(x)
+    if isinstance(module, nn.Conv2d):
+        return Bf16Conv.apply(x, module.weight, module.bias, module.padding)
+    return Bf16Linear.apply(x, module.weight, module.bias)
+
+
 class Reference:
     """The network as a list of PyTorch modules with Keras-layout weights."""
 
-    def __init__(self, model, rng, dtype=torch.float64):
+    def __init__(self, model, rng, dtype=torch.float64, bf16_operands=False):
         self.model = model
+        self.bf16_operands = bf16_operands
         self.steps = []      # (layer spec, module or None, flat_input)
         self.keras = {}      # layer name -> [(weight name, float32 array)]
         c, size, flat = model["channels"], model["input_size"], False
@@ -187,7 +243,7 @@ class Reference:
         for layer, module, flat in self.steps:
             t, name = layer["type"], layer["name"]
             if t == "conv2d":
-                x = module(x)
+                x = product(module, x, self.bf16_operands)
                 if layer["activation"] == "relu":
                     x = relu(x, name)
             elif t == "maxpool":
@@ -206,7 +262,7 @@ class Reference:
             elif t == "dense":
                 if x.dim() == 4:
                     x = x.reshape(x.shape[0], -1)
-                x = module(x)
+                x = product(module, x, self.bf16_operands)
                 if layer["activation"] == "relu":
                     x = relu(x, name)
         return x
@@ -283,7 +339,8 @@ def write_keras_layout(group, layer_names, tensors):
 MAX_DRAWS = 200
 
 
-def write_reference(config, sets, batch, seed, out, min_margin=0.0, decision_inputs=True, dtype="float64"):
+def write_reference(config, sets, batch, seed, out, min_margin=0.0, decision_inputs=True, dtype="float64",
+                    bf16_operands=False):
     """Builds, runs and writes one reference-state file; returns a summary.
     With min_margin > 0 the input is redrawn until every ReLU and max-pool
     decision is at least min_margin (times its layer's RMS) from its
@@ -297,7 +354,7 @@ def write_reference(config, sets, batch, seed, out, min_margin=0.0, decision_inp
     for draw in range(MAX_DRAWS if min_margin > 0 else 1):
         # The same weights every draw; a fresh net also resets BatchNorm's
         # moving statistics, which every training-mode pass updates.
-        net = Reference(model, np.random.RandomState(seed), getattr(torch, dtype))
+        net = Reference(model, np.random.RandomState(seed), getattr(torch, dtype), bf16_operands)
         rng = np.random.RandomState([seed, draw])
         x = rng.uniform(INPUT_LOW, INPUT_HIGH, (n, s, s, c)).astype(np.float32)
         labels = rng.randint(0, model["classes"], n).astype(np.int32)
@@ -320,6 +377,7 @@ def write_reference(config, sets, batch, seed, out, min_margin=0.0, decision_inp
         f.attrs["seed"] = seed
         f.attrs["torch_version"] = np.bytes_(torch.__version__.encode())
         f.attrs["dtype"] = np.bytes_(dtype.encode())
+        f.attrs["bf16_operands"] = int(bf16_operands)
         f.attrs["min_decision_margin"] = smallest
         f.attrs["min_decision_margin_layer"] = np.bytes_(closest.encode())
         write_keras_layout(f.create_group("model_weights"), names, net.keras)
@@ -356,11 +414,14 @@ def main():
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="precision of the PyTorch pass (default float64, the reference; float32 shows "
                              "what PyTorch's own float32 gives, e.g. for tools/compare_reference_states.py)")
+    parser.add_argument("--bf16-operands", action="store_true",
+                        help="round every convolution and dense product's operands to bfloat16, as fer's "
+                             "precision: bf16 does (the reference for it)")
     args = parser.parse_args()
     if args.batch < 1:
         sys.exit("torch_reference: --batch must be at least 1")
     print(write_reference(args.config, args.set, args.batch, args.seed, args.out, args.min_margin,
-                          not args.no_decision_inputs, args.dtype))
+                          not args.no_decision_inputs, args.dtype, args.bf16_operands))
 
 
 if __name__ == "__main__":

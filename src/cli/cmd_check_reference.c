@@ -673,9 +673,16 @@ int cmd_check_reference(int argc, char **argv)
     int rc = parse_args(argc, argv, a);
     fer_model m;
     fer_err err;
-    if (rc == FER_EXIT_OK && fer_model_init(&m, &a->opts.config.model, a->opts.config.seed, &err) != FER_OK)
+    fer_products products = FER_PRODUCTS_FP32;
+    if (rc == FER_EXIT_OK &&
+        fer_precision_resolve(a->opts.config.precision, getenv("FER_BF16_KERNEL"), &products, &err) != FER_OK)
+        rc = cli_fail("%s", err.msg);
+    else if (rc == FER_EXIT_OK &&
+             fer_model_init(&m, &a->opts.config.model, a->opts.config.seed, &err) != FER_OK)
         rc = cli_fail("%s: %s", a->opts.config_path, err.msg);
     else if (rc == FER_EXIT_OK) {
+        fer_model_set_products(&m, products);
+        printf("products: %s\n", fer_products_name(products));
         rc = check(&m, a);
         fer_model_free(&m);
     }

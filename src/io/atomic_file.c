@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void fer_atomic_tmp_name(char *out, size_t cap, const char *path)
@@ -38,8 +39,34 @@ static void parent_dir(char *out, size_t cap, const char *path)
         snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
+static const char *kind_of(mode_t mode)
+{
+    return S_ISLNK(mode)    ? "a symbolic link (give the path of its target)"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+int fer_atomic_check_target(const char *path, fer_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? FER_OK : fer_fail(err, "%s: %s", path, strerror(errno));
+    if (S_ISREG(st.st_mode))
+        return FER_OK;
+    return fer_fail(err, "%s: is %s; fer only writes new files or replaces regular ones", path,
+                    kind_of(st.st_mode));
+}
+
 int fer_atomic_commit(const char *tmp, const char *path, fer_err *err)
 {
+    if (fer_atomic_check_target(path, err) != FER_OK) {
+        unlink(tmp);
+        return FER_ERROR;
+    }
     if (fsync_path(tmp, O_RDONLY, err) != FER_OK) {
         unlink(tmp);
         return FER_ERROR;

@@ -2,6 +2,7 @@
    read through zlib (which also reads plain files) in large blocks and the
    pixel integers are parsed by hand: this takes seconds, not minutes. */
 #include "dataset_builder.h"
+#include "fer/dist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -298,6 +299,8 @@ static int read_rows(fer_dataset_builder *b, line_reader *r, const char *path, i
         return FER_ERROR;
     while ((got = next_line(r, path, &s, &n, err)) == 1) {
         char why[256];
+        if (fer_stop_requested())
+            return fer_fail(err, "%s:%ld: stopped by signal %d", path, r->line, fer_stop_signal());
         if (n == 0)
             continue;
         if (parse_row(b, &cols, s, n, why, sizeof why) == FER_OK)

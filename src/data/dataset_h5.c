@@ -1,7 +1,11 @@
 /* The dataset HDF5 file (layout in fer/dataset.h). Written to a temporary
-   name and renamed, so an interrupted `fer prepare` leaves no half file. */
+   name, fsync'd and renamed (atomic_file.h), so an interrupted `fer prepare`
+   leaves no half file. */
+#include "../io/atomic_file.h"
 #include "fer/dataset.h"
+#include "fer/dist.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,24 +100,33 @@ int fer_dataset_write_h5(const fer_dataset *ds, const char *path, fer_err *err)
 {
     if (ds->n_classes < 1 || ds->n_classes > FER_MAX_CLASSES)
         return fer_fail(err, "%s: cannot write a data set with %d classes", path, ds->n_classes);
+    if (fer_atomic_check_target(path, err))
+        return FER_ERROR;
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    fer_atomic_tmp_name(tmp, sizeof tmp, path);
+    if (strlen(tmp) >= sizeof tmp - 1)
         return fer_fail(err, "%s: path too long", path);
     h5_quiet q;
     quiet_begin(&q);
+    errno = 0;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     int rc = file < 0 ? FER_ERROR : write_contents(file, ds);
     if (file >= 0 && H5Fclose(file) < 0)
         rc = FER_ERROR;
+    int saved = errno;
     quiet_end(&q);
-    if (rc == FER_OK && rename(tmp, path) != 0)
-        rc = FER_ERROR;
     if (rc) {
-        remove(tmp);
-        return fer_fail(
-            err, "%s: cannot write the data set (directory missing or not writable, or disk full?)", path);
+        unlink(tmp);
+        return fer_fail(err, "%s: cannot write the data set: %s", path,
+                        saved ? strerror(saved) : "HDF5 error (directory missing or not writable?)");
     }
-    return FER_OK;
+    /* A stop request (SIGTERM, Ctrl-C) during the write: the caller polls
+       for it, and the half-made data set must not be left behind. */
+    if (fer_stop_requested()) {
+        unlink(tmp);
+        return fer_fail(err, "%s: not written: stopped by signal %d", path, fer_stop_signal());
+    }
+    return fer_atomic_commit(tmp, path, err);
 }
 
 /* Reads a 1-D or 3-D integer dataset of bytes; *data is malloc'd. */

@@ -95,21 +95,30 @@ static int write_all(int fd, const char *buf, size_t n)
     return FER_OK;
 }
 
-int fer_atomic_write_text(const char *path, const char *text, fer_err *err)
+int fer_atomic_write_bytes(const char *path, const void *data, size_t n, fer_err *err)
 {
     char tmp[4096];
     fer_atomic_tmp_name(tmp, sizeof tmp, path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return fer_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = write_all(fd, text, strlen(text)) == FER_OK;
+    errno = 0;
+    int ok = write_all(fd, data, n) == FER_OK;
     int saved = errno;
-    ok = close(fd) == 0 && ok;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
     if (!ok) {
         unlink(tmp);
-        return fer_fail(err, "%s: cannot write: %s", tmp, strerror(saved));
+        return fer_fail(err, "%s: cannot write: %s", tmp, saved ? strerror(saved) : "short write");
     }
     return fer_atomic_commit(tmp, path, err);
+}
+
+int fer_atomic_write_text(const char *path, const char *text, fer_err *err)
+{
+    return fer_atomic_write_bytes(path, text, strlen(text), err);
 }
 
 /* Copies every byte of the open src descriptor to dst. */

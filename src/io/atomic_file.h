@@ -24,6 +24,10 @@ int fer_atomic_check_target(const char *path, fer_err *err);
    path's directory. On failure tmp is removed. */
 int fer_atomic_commit(const char *tmp, const char *path, fer_err *err);
 
+/* Replaces path with n bytes of data. Errors name the cause (strerror: "No
+   space left on device"). */
+int fer_atomic_write_bytes(const char *path, const void *data, size_t n, fer_err *err);
+
 /* Replaces path with text. */
 int fer_atomic_write_text(const char *path, const char *text, fer_err *err);
 

@@ -2,16 +2,21 @@
    each check names the defect it guards. Files are written to a temp dir;
    every error message is printed before it is checked. */
 #include "check.h"
+#include "fer/checkpoint.h"
 #include "fer/config.h"
 #include "fer/confusion.h"
 #include "fer/dataset.h"
 #include "fer/image.h"
+#include "fer/weights.h"
+#include "h5_fixtures.h"
 
 /* jpeglib.h uses FILE without including stdio.h. */
 #include <stdio.h>
 
+#include <hdf5.h>
 #include <jpeglib.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +24,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char dir[] = "/tmp/fer_test_limits_XXXXXX";
+static char dir[256];
 
 static const char *in_dir(const char *name)
 {
@@ -292,9 +297,10 @@ static int read_csv(const char *path, fer_dataset *ds, fer_err *err)
 static void test_csv_cr_only(void)
 {
     const char *path = in_dir("cr.csv");
-    FILE *f = fopen(path, "wb");
-    fprintf(f, "emotion,pixels,Usage\r3,%s,Training\r5,%s,PublicTest\r", pixel_row(), pixel_row());
-    fclose(f);
+    static char text[30000];
+    snprintf(text, sizeof text, "emotion,pixels,Usage\r3,%s,Training\r5,%s,PublicTest\r", pixel_row(),
+             pixel_row());
+    CHECK(fixture_write_text(path, text) == 0);
     fer_dataset ds;
     fer_err err = {{0}};
     int rc = read_csv(path, &ds, &err);
@@ -384,9 +390,77 @@ static void test_csv_gz_damaged(void)
     CHECK(rc == FER_ERROR && contains(err.msg, "cut.csv.gz:") && contains(err.msg, "cut short"));
 }
 
+/* ---- non-finite weights ------------------------------------------------------------ */
+/* Overwrites element `at` of the float dataset name in file path with v. */
+static void poke_float(const char *path, const char *name, size_t at, float v)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t space = H5Dget_space(ds);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    float *x = malloc((size_t)n * sizeof *x);
+    H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    x[at] = v;
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    free(x);
+    H5Sclose(space);
+    H5Dclose(ds);
+    H5Fclose(f);
+}
+
+/* Issue 19 item 12: a NaN or Inf in a weights file or a checkpoint is refused
+   on load, naming the file, the layer and the dataset. */
+static void test_nonfinite_weights(void)
+{
+    fer_model_cfg cfg;
+    fixture_small_model(&cfg, 6);
+    fer_model m;
+    fer_err err = {{0}};
+    CHECK(fer_model_init(&m, &cfg, 1, &err) == FER_OK);
+    fixture_fill(m.params, m.n_params, 3);
+    const char *path = in_dir("nan_weights.h5");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(fer_weights_write(f, "model_weights", &m, &err) == FER_OK);
+    H5Fclose(f);
+    fer_weights_report rep;
+    int rc = fer_weights_load(&m, path, 1, &rep, &err);
+    printf("finite weights file: rc %d %s\n", rc, rc ? err.msg : "");
+    CHECK(rc == FER_OK);
+    poke_float(path, "model_weights/conv_a/conv_a/kernel:0", 5, NAN);
+    rc = fer_weights_load(&m, path, 1, &rep, &err);
+    printf("weights file with a NaN: rc %d: %s\n", rc, err.msg);
+    CHECK(rc == FER_ERROR && contains(err.msg, "nan_weights.h5") && contains(err.msg, "conv_a") &&
+          contains(err.msg, "kernel:0") && contains(err.msg, "value 5 of 162 is NaN"));
+
+    fixture_fill(m.params, m.n_params, 3); /* the failed load left its NaN in m */
+    fer_train_state st;
+    memset(&st, 0, sizeof st);
+    st.best_val_acc = -1;
+    float *slot = calloc(m.n_params, sizeof *slot);
+    fer_checkpoint_out out = {&m, slot, NULL, &st, NULL, "seed: 1\n"};
+    path = in_dir("inf_ckpt.h5");
+    rc = fer_checkpoint_save(path, &out, &err);
+    CHECK_MSG(rc == FER_OK, "%s", err.msg);
+    poke_float(path, "model_weights/bn_a/bn_a/moving_variance:0", 2, -INFINITY);
+    rc = fer_checkpoint_load(path, &m, slot, NULL, &st, NULL, NULL, &err);
+    printf("checkpoint with -Inf: rc %d: %s\n", rc, err.msg);
+    CHECK(rc == FER_ERROR && contains(err.msg, "inf_ckpt.h5") && contains(err.msg, "bn_a") &&
+          contains(err.msg, "moving_variance:0") && contains(err.msg, "-Inf"));
+    fixture_fill(m.stats, m.n_stats, 4); /* again */
+    rc = fer_checkpoint_save(path, &out, &err);
+    CHECK_MSG(rc == FER_OK, "%s", err.msg);
+    poke_float(path, "optimizer/slot0", 0, NAN);
+    rc = fer_checkpoint_load(path, &m, slot, NULL, &st, NULL, NULL, &err);
+    printf("checkpoint with a NaN momentum: rc %d: %s\n", rc, err.msg);
+    CHECK(rc == FER_ERROR && contains(err.msg, "inf_ckpt.h5") && contains(err.msg, "slot0") &&
+          contains(err.msg, "NaN"));
+    free(slot);
+    fer_model_free(&m);
+}
+
 int main(void)
 {
-    if (!mkdtemp(dir)) {
+    if (fixture_tmpdir(dir, sizeof dir, "limits")) {
         perror("mkdtemp");
         return 1;
     }
@@ -398,9 +472,7 @@ int main(void)
     test_csv_cr_only();
     test_csv_wide_header();
     test_csv_gz_damaged();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_nonfinite_weights();
+    fixture_rmtree(dir);
     return check_report("test_io_limits");
 }

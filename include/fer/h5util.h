@@ -91,6 +91,11 @@ int fer_h5_dataset_shape(hid_t ds, int *ndim, hsize_t *dims, fer_err *err);
    whose shape must be exactly ndim/shape (ndim 0: a scalar); a mismatch names both shapes:
    "<name>: shape (3,3,3,32) in file, (3,3,3,64) expected". */
 int fer_h5_read_floats(hid_t loc, const char *name, int ndim, const int *shape, float *dst, fer_err *err);
+/* fer_h5_read_floats for weights: a NaN or infinity in the data is an error
+   naming the dataset and the first such value's index (a model loaded from
+   it would only ever predict garbage). */
+int fer_h5_read_finite_floats(hid_t loc, const char *name, int ndim, const int *shape, float *dst,
+                              fer_err *err);
 /* Same for integers (labels); float data is converted by HDF5. */
 int fer_h5_read_ints(hid_t loc, const char *name, int ndim, const int *shape, int *dst, fer_err *err);
 

@@ -161,7 +161,7 @@ static int read_slot(hid_t f, const char *name, const fer_model *m, float *slot,
         memset(slot, 0, m->n_params * sizeof *slot);
     } else {
         int n = (int)m->n_params;
-        rc = fer_h5_read_floats(g, name, 1, &n, slot, err);
+        rc = fer_h5_read_finite_floats(g, name, 1, &n, slot, err);
         if (rc != FER_OK)
             fer_fail_wrap(err, "optimizer");
     }

@@ -458,6 +458,102 @@ static void test_nonfinite_weights(void)
     fer_model_free(&m);
 }
 
+/* ---- data set sizes ------------------------------------------------------------------- */
+/* A data set of n images of 1 x 1 pixel: the count limit, cheaply. */
+static int write_tiny_images(const char *path, int n, fer_err *err)
+{
+    fer_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.n = n;
+    ds.h = ds.w = 1;
+    ds.n_classes = 7;
+    for (int c = 0; c < 7; c++)
+        snprintf(ds.class_names[c], sizeof ds.class_names[c], "%s", fer_emotion_names[c]);
+    ds.pixels = calloc((size_t)n, 1);
+    ds.labels = calloc((size_t)n, 1);
+    ds.usage = calloc((size_t)n, 1);
+    for (int i = 0; i < n; i++)
+        ds.pixels[i] = (uint8_t)(i * 7);
+    int rc = fer_dataset_write_h5(&ds, path, err);
+    fer_dataset_free(&ds);
+    return rc;
+}
+
+/* An HDF5 file declaring n images of 48 x 48 in chunked datasets that were
+   never written: a few KB on disk. */
+static void write_hollow(const char *path, hsize_t n)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[3] = {n, 48, 48}, chunk[3] = {1024, 48, 48};
+    const char *names[3] = {"pixels", "labels", "usage"};
+    for (int k = 0; k < 3; k++) {
+        int rank = k == 0 ? 3 : 1;
+        hid_t space = H5Screate_simple(rank, dims, NULL);
+        hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(plist, rank, chunk);
+        hid_t set = H5Dcreate2(f, names[k], H5T_STD_U8LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+        H5Dclose(set);
+        H5Pclose(plist);
+        H5Sclose(space);
+    }
+    H5Fclose(f);
+}
+
+/* Issue 19 item 11: a data set declaring more than can be held is refused
+   before anything is allocated, with the limit named. */
+static void test_dataset_limits(void)
+{
+    fer_err err = {{0}};
+    fer_dataset ds;
+    const char *path = in_dir("max_images.h5");
+    CHECK(write_tiny_images(path, FER_MAX_IMAGES, &err) == FER_OK);
+    int rc = fer_dataset_read_h5(&ds, path, &err);
+    printf("%d images of 1 x 1: rc %d %s\n", FER_MAX_IMAGES, rc, rc ? err.msg : "");
+    CHECK(rc == FER_OK && ds.n == FER_MAX_IMAGES &&
+          ds.pixels[FER_MAX_IMAGES - 1] == (uint8_t)((FER_MAX_IMAGES - 1) * 7));
+    if (rc == FER_OK)
+        fer_dataset_free(&ds);
+    path = in_dir("too_many_images.h5");
+    rc = write_tiny_images(path, FER_MAX_IMAGES + 1, &err);
+    CHECK(rc == FER_OK);
+    rc = fer_dataset_read_h5(&ds, path, &err);
+    printf("%d images of 1 x 1: rc %d: %s\n", FER_MAX_IMAGES + 1, rc, err.msg);
+    CHECK(rc == FER_ERROR &&
+          contains(err.msg, "too_many_images.h5: /pixels: 1048577 images, more than the 1048576"));
+
+    /* A few KB declaring 1.5M images: refused by count at once. */
+    path = in_dir("hollow_1500k.h5");
+    write_hollow(path, 1500000);
+    long before = peak_rss_kb();
+    rc = fer_dataset_read_h5(&ds, path, &err);
+    printf("%ld-byte file declaring 1500000 images: rc %d, peak memory grew %ld KB: %s\n", file_size(path),
+           rc, peak_rss_kb() - before, err.msg);
+    CHECK(rc == FER_ERROR && contains(err.msg, "1500000 images, more than the 1048576"));
+    /* Within the count, but with no pixels stored: refused, not read as
+       100000 blank images. */
+    path = in_dir("hollow_100k.h5");
+    write_hollow(path, 100000);
+    rc = fer_dataset_read_h5(&ds, path, &err);
+    printf("%ld-byte file declaring 100000 images: rc %d: %s\n", file_size(path), rc,
+           rc ? err.msg : "(read)");
+    CHECK(rc == FER_ERROR &&
+          contains(err.msg, "hollow_100k.h5: /pixels: 230400000 bytes declared but only 0 stored"));
+    if (rc == FER_OK)
+        fer_dataset_free(&ds);
+
+    /* The byte limit at its boundary (the machine's memory may be the
+       smaller bound; then the message names it). */
+    rc = fer_dataset_check_size(524288, 128, 128, &err);
+    printf("524288 x 128 x 128 (8 GiB): rc %d %s\n", rc, rc ? err.msg : "");
+    CHECK(rc == FER_OK || contains(err.msg, "more than this machine's memory"));
+    rc = fer_dataset_check_size(524289, 128, 128, &err);
+    printf("524289 x 128 x 128: rc %d: %s\n", rc, err.msg);
+    CHECK(rc == FER_ERROR && contains(err.msg, "more than the 8 GiB limit"));
+    rc = fer_dataset_check_size(10, 4097, 48, &err);
+    printf("10 x 4097 x 48: rc %d: %s\n", rc, err.msg);
+    CHECK(rc == FER_ERROR && contains(err.msg, "sides must be 1..4096"));
+}
+
 int main(void)
 {
     if (fixture_tmpdir(dir, sizeof dir, "limits")) {
@@ -473,6 +569,7 @@ int main(void)
     test_csv_wide_header();
     test_csv_gz_damaged();
     test_nonfinite_weights();
+    test_dataset_limits();
     fixture_rmtree(dir);
     return check_report("test_io_limits");
 }

@@ -273,6 +273,11 @@ static int parse_row(fer_dataset_builder *b, const csv_columns *c, const char *s
         return FER_ERROR;
     if (c->usage >= 0 && parse_usage(f[c->usage], fn[c->usage], &usage, why, whycap))
         return FER_ERROR;
+    fer_err full;
+    if (fer_builder_full(b, &full)) {
+        snprintf(why, whycap, "%.200s", full.msg);
+        return FER_ERROR;
+    }
     uint8_t *pixels = fer_builder_next(b);
     if (!pixels) {
         snprintf(why, whycap, "out of memory after %d rows", b->ds->n);
@@ -305,7 +310,7 @@ static int read_rows(fer_dataset_builder *b, line_reader *r, const char *path, i
             continue;
         if (parse_row(b, &cols, s, n, why, sizeof why) == FER_OK)
             continue;
-        if (!skip_bad || !strncmp(why, "out of memory", 13))
+        if (!skip_bad || !strncmp(why, "out of memory", 13) || b->ds->n >= FER_MAX_IMAGES)
             return fer_fail(err, "%s:%ld: %s", path, r->line, why);
         (*skipped)++;
     }

@@ -12,7 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { NAME_LEN = 32, MAX_SIDE = 4096 };
+/* HDF5 reads chunks that were never written as fill values, so a 6 KB file
+   can declare a million images; a dataset must store at least 1/1100 of its
+   declared bytes (deflate, which `fer prepare` writes with, packs at most
+   about 1032:1). */
+enum { NAME_LEN = 32, MAX_DEFLATE_RATIO = 1100 };
 
 /* HDF5 prints its own error stack unless told not to; the library reports
    errors through fer_err instead, so printing is off while we work. */
@@ -148,12 +152,20 @@ static int read_u8(hid_t file, const char *path, const char *name, int rank, hsi
         H5Dclose(set);
         return fer_fail(err, "%s: /%s must be a %d-D integer array", path, name, rank);
     }
-    if (rank == 3 && (dims[1] < 1 || dims[2] < 1 || dims[1] > MAX_SIDE || dims[2] > MAX_SIDE)) {
+    long long h = rank == 3 ? (long long)dims[1] : 1, w = rank == 3 ? (long long)dims[2] : 1;
+    int bad = dims[0] > (hsize_t)FER_MAX_IMAGES
+                  ? fer_fail(err, "%llu images, more than the %d a data set may hold (docs/limits.md)",
+                             (unsigned long long)dims[0], FER_MAX_IMAGES)
+                  : fer_dataset_check_size((long long)dims[0], h, w, err);
+    size_t bytes = bad ? 0 : (size_t)dims[0] * (size_t)h * (size_t)w;
+    hsize_t stored = H5Dget_storage_size(set);
+    if (!bad && bytes > 0 && (stored == 0 || bytes / stored > MAX_DEFLATE_RATIO))
+        bad = fer_fail(err, "%zu bytes declared but only %llu stored (not a file `fer prepare` wrote)", bytes,
+                       (unsigned long long)stored);
+    if (bad) {
         H5Dclose(set);
-        return fer_fail(err, "%s: /%s has images of %llu x %llu pixels", path, name,
-                        (unsigned long long)dims[1], (unsigned long long)dims[2]);
+        return fer_fail_wrap(err, "%s: /%s", path, name);
     }
-    size_t bytes = (size_t)dims[0] * (rank == 3 ? (size_t)dims[1] * dims[2] : 1);
     *data = malloc(bytes ? bytes : 1);
     herr_t rc = *data ? H5Dread(set, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) : -1;
     H5Dclose(set);

@@ -242,6 +242,36 @@ static void test_config_depth(void)
     CHECK(rc == FER_ERROR && contains(err.msg, "nested more than 64"));
 }
 
+/* A config file of exactly bytes bytes: "seed: 7" and a comment. */
+static void write_padded_config(const char *path, size_t bytes)
+{
+    char *text = malloc(bytes + 1);
+    memset(text, '#', bytes);
+    memcpy(text, "seed: 7\n", 8);
+    text[bytes - 1] = '\n';
+    text[bytes] = '\0';
+    fixture_write_text(path, text);
+    free(text);
+}
+
+/* The documented file-size limit of a config, at its boundary. */
+static void test_config_file_size(void)
+{
+    fer_config c;
+    fer_err err = {{0}};
+    const char *path = in_dir("big.yaml");
+    write_padded_config(path, (16u << 20) - 1);
+    fer_config_defaults(&c);
+    int rc = fer_config_load(&c, path, &err);
+    printf("config of 16 MiB - 1 bytes: rc %d seed %llu %s\n", rc, (unsigned long long)c.seed,
+           rc ? err.msg : "");
+    CHECK(rc == FER_OK && c.seed == 7);
+    write_padded_config(path, 16u << 20);
+    rc = fer_config_load(&c, path, &err);
+    printf("config of 16 MiB: rc %d: %s\n", rc, err.msg);
+    CHECK(rc == FER_ERROR && contains(err.msg, "big.yaml") && contains(err.msg, "larger than 16 MiB"));
+}
+
 /* ---- eval reports -------------------------------------------------------------- */
 /* Issue 19 item 15: class names with quotes, backslashes, commas and control
    characters are escaped in the JSON and quoted in the CSV. */
@@ -564,6 +594,7 @@ int main(void)
     test_jpeg_truncated();
     test_config_integers();
     test_config_depth();
+    test_config_file_size();
     test_report_escaping();
     test_csv_cr_only();
     test_csv_wide_header();

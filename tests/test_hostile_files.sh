@@ -113,6 +113,12 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=96k tmpfs "$work/small_fs" 2>/de
   check "disk full at a checkpoint: the error names the checkpoint" err_has "$work/small_fs/run/ckpt-0001"
   check "disk full at a checkpoint: no temporary file left" \
     bash -c "! ls '$work/small_fs/run' | grep -q '\.tmp'"
+  run "$fer" prepare --synthetic 500,1,1 --out "$work/small_fs/data.h5"
+  show
+  check "disk full during prepare: exit 1 and 'No space left on device'" \
+    bash -c "[ $rc = 1 ] && grep -qF 'data.h5: cannot write the data set: No space left on device' '$work/err'"
+  check "disk full during prepare: no data set, no temporary file" \
+    bash -c "! ls '$work/small_fs' | grep -q 'data.h5'"
   umount "$work/small_fs"
 else
   echo "skipped: the disk-full case needs root and a mountable tmpfs (mount -t tmpfs -o size=96k)"

@@ -81,7 +81,9 @@ int fer_checkpoint_save(const char *path, const fer_checkpoint_out *c, fer_err *
     fer_h5_quiet_begin(&q);
     /* Built in memory and written by us: a full disk is then an error with
        its cause, not a failure inside HDF5 (see fer_h5_memory_create). */
-    hid_t f = fer_h5_memory_create(path, err);
+    char name[4096]; /* unique in the process, as HDF5 wants, even if path is open */
+    fer_atomic_tmp_name(name, sizeof name, path);
+    hid_t f = fer_h5_memory_create(name, err);
     int rc = f < 0 ? FER_ERROR : write_contents(f, c, err);
     if (f >= 0 && rc != FER_OK) {
         H5Fclose(f);

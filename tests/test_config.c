@@ -364,7 +364,7 @@ static const bad_case bad_cases[] = {
     {"bad_enum.yaml", "optimizer:\n  lr: 0.1\n  name: adamw\n",
      "bad_enum.yaml:3:9: ", "optimizer.name: expected one of sgd, adam, got 'adamw'"},
     {"negative.yaml", "data:\n  batch_size: -4\n",
-     "negative.yaml:2:15: ", "data.batch_size: expected an integer >= 1, got '-4'"},
+     "negative.yaml:2:15: ", "data.batch_size: expected an integer in [1, 2147483647], got '-4'"},
     {"fraction.yaml", "data:\n  batch_size: 1.5\n",
      "fraction.yaml:2:15: ", "data.batch_size: expected an integer"},
     {"syntax.yaml", "data:\n  path: [a, b\n", "syntax.yaml:3:1: ", "YAML syntax error"},
@@ -514,7 +514,7 @@ static const bad_set bad_sets[] = {
     {"model.layers.0.activation=softmax",
      "--set model.layers.0.activation: softmax is only valid on a dense layer"},
     {"schedule.0.optimizer={lr: -1}", "--set schedule.0.optimizer.lr: expected a number > 0, got '-1'"},
-    {"data.batch_size=[1, 2]", "--set data.batch_size: expected an integer >= 1, got a list"},
+    {"data.batch_size=[1, 2]", "--set data.batch_size: expected an integer in [1, 2147483647], got a list"},
     {"optimizer.lr=[1", "--set optimizer.lr: cannot read the value '[1' as YAML"},
     {"optimizer.lr", "--set optimizer.lr: expected key.path=value"},
     {"=3", "--set =3: expected key.path=value"},
@@ -577,7 +577,8 @@ static void test_validate(void)
     c.data.batch_size = 0;
     rc = fer_config_validate(&c, &err);
     printf("validate batch_size 0 -> %s\n", err.msg);
-    CHECK(rc == FER_ERROR && strstr(err.msg, "data.batch_size: expected an integer >= 1, got 0"));
+    CHECK(rc == FER_ERROR &&
+          strstr(err.msg, "data.batch_size: expected an integer in [1, 2147483647], got 0"));
 }
 
 /* A layer whose type changes drops the keys the new type does not take, so

@@ -31,7 +31,7 @@ static void check_round_trip(const char *path)
     CHECK(same && b.synthetic == 1);
     /* Written under the real name only: no temporary file left behind. */
     char tmp[700];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     CHECK(access(tmp, F_OK) != 0);
     fer_dataset_free(&a);
     fer_dataset_free(&b);

@@ -9,6 +9,19 @@
 
 #define FER_MAX_CLASSES 16
 
+/* The largest data set fer reads or builds (docs/limits.md): images, and
+   bytes of pixels (n x h x w). A file declaring more is refused before
+   anything is allocated, as is one larger than the machine's memory. */
+#define FER_MAX_IMAGES (1 << 20)
+#define FER_MAX_PIXEL_BYTES (1LL << 33)
+/* Largest image side in a dataset HDF5 file. */
+#define FER_MAX_DATASET_SIDE 4096
+
+/* FER_OK when n images of h x w pixels are within the limits above and the
+   machine's physical memory; otherwise an error naming what (the caller
+   prefixes the file). */
+int fer_dataset_check_size(long long n, long long h, long long w, fer_err *err);
+
 enum { FER_USAGE_TRAINING = 0, FER_USAGE_PUBLIC_TEST = 1, FER_USAGE_PRIVATE_TEST = 2, FER_N_USAGES = 3 };
 
 typedef struct {

@@ -35,6 +35,18 @@ hid_t fer_h5_fapl(void);
    Returns the file id or H5I_INVALID_HID. */
 hid_t fer_h5_open_read(const char *path, fer_err *err);
 
+/* A new HDF5 file built in memory (core driver, no backing store) with
+   fer_h5_fapl's settings. Written in place, a full disk fails inside HDF5:
+   H5Fclose then fails too and leaves a half-closed file that crashes HDF5's
+   shutdown at exit (1.10.8: SIGSEGV in H5F__close_cb). Built in memory, the
+   bytes reach the disk through fer_h5_memory_save, whose errors name the
+   cause. name only labels the file in HDF5's messages. */
+hid_t fer_h5_memory_create(const char *name, fer_err *err);
+
+/* Closes f (from fer_h5_memory_create, also on failure) and replaces path
+   with its bytes: temporary name, fsync, rename (atomic_file.h). */
+int fer_h5_memory_save(hid_t f, const char *path, fer_err *err);
+
 /* A list of strings read from an attribute; items owned. */
 typedef struct {
     int n;
@@ -79,6 +91,11 @@ int fer_h5_dataset_shape(hid_t ds, int *ndim, hsize_t *dims, fer_err *err);
    whose shape must be exactly ndim/shape (ndim 0: a scalar); a mismatch names both shapes:
    "<name>: shape (3,3,3,32) in file, (3,3,3,64) expected". */
 int fer_h5_read_floats(hid_t loc, const char *name, int ndim, const int *shape, float *dst, fer_err *err);
+/* fer_h5_read_floats for weights: a NaN or infinity in the data is an error
+   naming the dataset and the first such value's index (a model loaded from
+   it would only ever predict garbage). */
+int fer_h5_read_finite_floats(hid_t loc, const char *name, int ndim, const int *shape, float *dst,
+                              fer_err *err);
 /* Same for integers (labels); float data is converted by HDF5. */
 int fer_h5_read_ints(hid_t loc, const char *name, int ndim, const int *shape, int *dst, fer_err *err);
 

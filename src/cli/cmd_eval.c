@@ -10,6 +10,7 @@
 #include "fer/run_data.h"
 #include "fer/saved_model.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static const char usage[] =
 
 typedef struct {
     const char *checkpoint, *data, *usage, *out, *batch;
+    long batch_size; /* --batch parsed; 0: the config's */
 } eval_args;
 
 static int run(const eval_args *a, const fer_dist *d)
@@ -45,15 +47,13 @@ static int run(const eval_args *a, const fer_dist *d)
     }
     if (a->usage)
         snprintf(cfg->data.test_usage, sizeof cfg->data.test_usage, "%s", a->usage);
-    int batch = a->batch ? atoi(a->batch) : cfg->data.batch_size;
+    long batch = a->batch_size ? a->batch_size : cfg->data.batch_size;
     fer_run_data data;
-    if (batch < 1) {
-        rc = cli_usage("eval", "--batch expects a positive integer, got '%s'", a->batch);
-    } else if (fer_run_data_load(&data, cfg, d, a->data, 1u << FER_SPLIT_TEST, &err)) {
+    if (fer_run_data_load(&data, cfg, d, a->data, 1u << FER_SPLIT_TEST, &err)) {
         rc = cli_fail("%s", err.msg);
     } else {
         fer_eval_result r;
-        if (fer_evaluate(&m, d, &data.set[FER_SPLIT_TEST], batch, cfg->model.preprocess_caffe, &r, NULL,
+        if (fer_evaluate(&m, d, &data.set[FER_SPLIT_TEST], (int)batch, cfg->model.preprocess_caffe, &r, NULL,
                          &err)) {
             rc = cli_fail("%s", err.msg);
         } else {
@@ -110,6 +110,8 @@ int cmd_eval(int argc, char **argv)
         return cli_usage("eval", "unexpected argument '%s'", o.positional[0]);
     if (!a.checkpoint)
         return cli_usage("eval", "--checkpoint is required");
+    if (a.batch && !cli_parse_int(a.batch, 1, INT_MAX, &a.batch_size))
+        return cli_usage("eval", "--batch expects an integer in [1, %d], got '%s'", INT_MAX, a.batch);
     fer_dist d;
     fer_err err;
     if (fer_dist_init(&d, NULL, NULL, &err))

@@ -3,7 +3,9 @@
 #include "commands.h"
 #include "options.h"
 
+#include "../io/atomic_file.h"
 #include "fer/dataset.h"
+#include "fer/dist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -98,6 +100,13 @@ int cmd_prepare(int argc, char **argv)
     fer_dataset ds;
     fer_err err;
     long skipped = 0;
+    /* Refused before minutes of reading: rename() would replace a device
+       node or a link rather than write into it. */
+    if (fer_atomic_check_target(out, &err))
+        return cli_fail("%s", err.msg);
+    /* SIGTERM and Ctrl-C set a flag that the CSV reader and the writer poll,
+       so that a stopped prepare leaves neither OUT nor its temporary file. */
+    fer_stop_install();
     if (synthetic) {
         int n[3];
         char *end;
@@ -107,6 +116,10 @@ int cmd_prepare(int argc, char **argv)
         rc = fer_dataset_synthetic(&ds, n[0], n[1], n[2], seed, &err);
     } else {
         rc = load_input(&ds, o.positional[0], skip_bad, &skipped, &err);
+    }
+    if (rc == FER_OK && fer_stop_requested()) {
+        fer_dataset_free(&ds);
+        rc = fer_fail(&err, "%s: not written: stopped by signal %d", out, fer_stop_signal());
     }
     if (rc)
         return cli_fail("%s", err.msg);

@@ -2,7 +2,10 @@
 
 #include "commands.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const cli_flag *find_flag(const cli_flag *flags, const char *arg)
@@ -83,4 +86,17 @@ int cli_parse_config_options(cli_options *o, const char *cmd, int argc, char **a
     if (fer_config_validate(&o->config, &err))
         return cli_fail("%s", err.msg);
     return FER_EXIT_OK;
+}
+
+int cli_parse_int(const char *text, long lo, long hi, long *out)
+{
+    if (!text || !(isdigit((unsigned char)text[0]) || text[0] == '-' || text[0] == '+'))
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
 }

@@ -30,4 +30,8 @@ int cli_parse_config_options(cli_options *o, const char *cmd, int argc, char **a
 /* Parses argv with flags only (no config); positional arguments are kept. */
 int cli_parse_flags(cli_options *o, const char *cmd, int argc, char **argv, const cli_flag *flags);
 
+/* Parses text as a whole decimal integer in [lo, hi] (no sign games, no
+   trailing characters, no overflow). Returns 1 with *out set, 0 otherwise. */
+int cli_parse_int(const char *text, long lo, long hi, long *out);
+
 #endif

@@ -20,6 +20,8 @@ static int grow(fer_dataset_builder *b)
 {
     fer_dataset *ds = b->ds;
     int cap = b->cap ? b->cap * 2 : 1024;
+    if (cap > FER_MAX_IMAGES)
+        cap = FER_MAX_IMAGES;
     size_t image = (size_t)ds->h * ds->w;
     uint8_t *pixels = realloc(ds->pixels, (size_t)cap * image);
     if (!pixels)
@@ -37,9 +39,17 @@ static int grow(fer_dataset_builder *b)
     return FER_OK;
 }
 
+int fer_builder_full(const fer_dataset_builder *b, fer_err *err)
+{
+    if (b->ds->n < FER_MAX_IMAGES)
+        return 0;
+    fer_fail(err, "more than %d images, the most a data set may hold (docs/limits.md)", FER_MAX_IMAGES);
+    return 1;
+}
+
 uint8_t *fer_builder_next(fer_dataset_builder *b)
 {
-    if (b->ds->n == b->cap && grow(b))
+    if (b->ds->n >= FER_MAX_IMAGES || (b->ds->n == b->cap && grow(b)))
         return NULL;
     return b->ds->pixels + (size_t)b->ds->n * b->ds->h * b->ds->w;
 }

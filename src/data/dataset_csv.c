@@ -2,6 +2,7 @@
    read through zlib (which also reads plain files) in large blocks and the
    pixel integers are parsed by hand: this takes seconds, not minutes. */
 #include "dataset_builder.h"
+#include "fer/dist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,14 +11,18 @@
 #include <strings.h>
 #include <zlib.h>
 
-enum { FER_SIDE = 48, FER_PIXELS = FER_SIDE * FER_SIDE, BLOCK = 8 << 20 };
+enum { FER_SIDE = 48, FER_PIXELS = FER_SIDE * FER_SIDE, BLOCK = 8 << 20, CHUNK = 64 << 10 };
+
+/* The most columns a header may have (docs/limits.md). */
+enum { MAX_COLUMNS = 64 };
 
 typedef struct {
     gzFile f;
     char *buf;
     size_t len, pos; /* bytes held, start of the unread part */
     int eof;
-    long line; /* number of the line last returned (1-based) */
+    long line;            /* number of the line last returned (1-based) */
+    char read_error[200]; /* why reading stopped early; reported once the lines before it are used */
 } line_reader;
 
 /* Column positions from the header; -1 when absent. */
@@ -25,49 +30,85 @@ typedef struct {
     int emotion, pixels, usage, n_fields;
 } csv_columns;
 
-static int fill(line_reader *r, const char *path, fer_err *err)
+/* Why gzread failed, in words: zlib's own message ("incorrect data check",
+   "unexpected end of file") says little about the file. */
+static void describe_read_error(line_reader *r, const char *path, int errnum, const char *msg)
+{
+    size_t n = strlen(path); /* zlib's message starts with the path too */
+    if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
+        msg += n + 2;
+    if (errnum == Z_BUF_ERROR)
+        snprintf(r->read_error, sizeof r->read_error, "the compressed file is cut short (%s)", msg);
+    else if (errnum == Z_DATA_ERROR)
+        snprintf(r->read_error, sizeof r->read_error, "the compressed data is damaged (%s)", msg);
+    else
+        snprintf(r->read_error, sizeof r->read_error, "read error: %s", msg);
+}
+
+/* Reads one more chunk (small, so that data lost with a failing gzread is
+   little and the line named in the error is the damaged one). */
+static void fill(line_reader *r, const char *path)
 {
     memmove(r->buf, r->buf + r->pos, r->len - r->pos);
     r->len -= r->pos;
     r->pos = 0;
-    int got = gzread(r->f, r->buf + r->len, (unsigned)(BLOCK - r->len));
+    size_t room = BLOCK - r->len < CHUNK ? BLOCK - r->len : CHUNK;
+    int got = gzread(r->f, r->buf + r->len, (unsigned)room);
     int errnum = Z_OK;
     const char *msg = gzerror(r->f, &errnum);
+    if (got > 0)
+        r->len += (size_t)got; /* what came before the error is good data */
     if (got < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
-        size_t n = strlen(path); /* zlib's message starts with the path too */
-        if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
-            msg += n + 2;
-        return fer_fail(err, "%s: read error near line %ld: %s", path, r->line + 1, msg);
-    }
-    if (got == 0)
+        describe_read_error(r, path, errnum, msg);
         r->eof = 1;
-    r->len += (size_t)got;
-    return FER_OK;
+    } else if (got == 0) {
+        r->eof = 1;
+    }
 }
 
-/* Next line without its LF or CRLF. Returns 1 with a line, 0 at the end. */
+/* The end of the line starting at start (LF, CRLF or a lone CR) within the
+   held bytes, and where the next line starts; NULL when the held bytes end
+   before the line does (a CR at the very end may be half of a CRLF). */
+static char *line_end(line_reader *r, char *start, char **next)
+{
+    char *held_end = r->buf + r->len;
+    char *nl = memchr(start, '\n', (size_t)(held_end - start));
+    char *cr = memchr(start, '\r', (size_t)((nl ? nl : held_end) - start));
+    if (cr && cr + 1 == held_end && !r->eof)
+        return NULL;
+    if (cr) {
+        *next = cr + 1 < held_end && cr[1] == '\n' ? cr + 2 : cr + 1;
+        return cr;
+    }
+    if (nl)
+        *next = nl + 1;
+    return nl;
+}
+
+/* Next line without its line end. Returns 1 with a line, 0 at the end. */
 static int next_line(line_reader *r, const char *path, const char **s, size_t *n, fer_err *err)
 {
     for (;;) {
-        char *start = r->buf + r->pos;
-        char *nl = memchr(start, '\n', r->len - r->pos);
-        if (nl || (r->eof && r->pos < r->len)) {
-            char *end = nl ? nl : r->buf + r->len;
-            r->pos = nl ? (size_t)(nl - r->buf) + 1 : r->len;
-            if (end > start && end[-1] == '\r')
-                end--;
+        char *start = r->buf + r->pos, *next = NULL;
+        char *end = line_end(r, start, &next);
+        if (!end && r->eof && r->pos < r->len && !r->read_error[0])
+            end = next = r->buf + r->len; /* the last line has no line end */
+        if (end) {
+            r->pos = (size_t)(next - r->buf);
             *s = start;
             *n = (size_t)(end - start);
             r->line++;
             return 1;
         }
+        if (r->read_error[0])
+            return fer_fail(err, "%s:%ld: %s; the %ld lines before it were read", path, r->line + 1,
+                            r->read_error, r->line);
         if (r->eof)
             return 0;
         if (r->pos == 0 && r->len == BLOCK)
             return fer_fail(err, "%s:%ld: line longer than %d bytes (not a FER2013 CSV?)", path, r->line + 1,
                             BLOCK);
-        if (fill(r, path, err))
-            return FER_ERROR;
+        fill(r, path);
     }
 }
 
@@ -114,17 +155,20 @@ static int field_is(const char *s, size_t n, const char *name)
 
 static int parse_header(csv_columns *c, const char *s, size_t n, const char *path, fer_err *err)
 {
-    const char *f[16];
-    size_t fn[16];
+    const char *f[MAX_COLUMNS];
+    size_t fn[MAX_COLUMNS];
     char shown[64];
     if (n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) { /* UTF-8 byte-order mark */
         s += 3;
         n -= 3;
     }
-    int k = split_fields(s, n, f, fn, 16);
+    int k = split_fields(s, n, f, fn, MAX_COLUMNS);
     c->emotion = c->pixels = c->usage = -1;
     c->n_fields = k;
-    for (int i = 0; i < k && i < 16; i++) {
+    if (k > MAX_COLUMNS)
+        return fer_fail(err, "%s:1: the header has %d columns; fer reads at most %d (emotion,pixels,Usage)",
+                        path, k, MAX_COLUMNS);
+    for (int i = 0; i < k; i++) {
         if (field_is(f[i], fn[i], "emotion"))
             c->emotion = i;
         else if (field_is(f[i], fn[i], "pixels"))
@@ -217,9 +261,9 @@ static int parse_usage(const char *s, size_t n, int *usage, char *why, size_t wh
 static int parse_row(fer_dataset_builder *b, const csv_columns *c, const char *s, size_t n, char *why,
                      size_t whycap)
 {
-    const char *f[16];
-    size_t fn[16];
-    int k = split_fields(s, n, f, fn, 16);
+    const char *f[MAX_COLUMNS];
+    size_t fn[MAX_COLUMNS];
+    int k = split_fields(s, n, f, fn, MAX_COLUMNS);
     if (k != c->n_fields) {
         snprintf(why, whycap, "expected %d comma-separated fields, got %d", c->n_fields, k);
         return FER_ERROR;
@@ -229,6 +273,11 @@ static int parse_row(fer_dataset_builder *b, const csv_columns *c, const char *s
         return FER_ERROR;
     if (c->usage >= 0 && parse_usage(f[c->usage], fn[c->usage], &usage, why, whycap))
         return FER_ERROR;
+    fer_err full;
+    if (fer_builder_full(b, &full)) {
+        snprintf(why, whycap, "%.200s", full.msg);
+        return FER_ERROR;
+    }
     uint8_t *pixels = fer_builder_next(b);
     if (!pixels) {
         snprintf(why, whycap, "out of memory after %d rows", b->ds->n);
@@ -255,11 +304,13 @@ static int read_rows(fer_dataset_builder *b, line_reader *r, const char *path, i
         return FER_ERROR;
     while ((got = next_line(r, path, &s, &n, err)) == 1) {
         char why[256];
+        if (fer_stop_requested())
+            return fer_fail(err, "%s:%ld: stopped by signal %d", path, r->line, fer_stop_signal());
         if (n == 0)
             continue;
         if (parse_row(b, &cols, s, n, why, sizeof why) == FER_OK)
             continue;
-        if (!skip_bad || !strncmp(why, "out of memory", 13))
+        if (!skip_bad || !strncmp(why, "out of memory", 13) || b->ds->n >= FER_MAX_IMAGES)
             return fer_fail(err, "%s:%ld: %s", path, r->line, why);
         (*skipped)++;
     }
@@ -279,7 +330,10 @@ int fer_dataset_read_csv(fer_dataset *ds, const char *path, int skip_bad, long *
     r.f = gzopen(path, "rb");
     if (!r.f)
         return fer_fail(err, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-    gzbuffer(r.f, 1 << 20);
+    /* Half a chunk: gzread then inflates straight into our buffer, chunk by
+       chunk, rather than through zlib's own (twice as large) buffer, whose
+       contents are lost with a data error. */
+    gzbuffer(r.f, CHUNK / 2);
     r.buf = malloc(BLOCK);
     int rc = r.buf ? read_rows(&b, &r, path, skip_bad, &skipped_here, err)
                    : fer_fail(err, "%s: out of memory for the read buffer", path);

@@ -97,6 +97,8 @@ static int add_image(fer_dataset_builder *b, const char *path, int label, int us
 {
     uint8_t *grey = NULL;
     int h = 0, w = 0;
+    if (fer_builder_full(b, err))
+        return fer_fail_wrap(err, "%s", path);
     if (fer_image_read_grey(path, &grey, &h, &w, err)) {
         if (!skip_bad)
             return FER_ERROR;

@@ -1,14 +1,22 @@
 /* The dataset HDF5 file (layout in fer/dataset.h). Written to a temporary
-   name and renamed, so an interrupted `fer prepare` leaves no half file. */
+   name, fsync'd and renamed (atomic_file.h), so an interrupted `fer prepare`
+   leaves no half file. */
+#include "../io/atomic_file.h"
 #include "fer/dataset.h"
+#include "fer/dist.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-enum { NAME_LEN = 32, MAX_SIDE = 4096 };
+/* HDF5 reads chunks that were never written as fill values, so a 6 KB file
+   can declare a million images; a dataset must store at least 1/1100 of its
+   declared bytes (deflate, which `fer prepare` writes with, packs at most
+   about 1032:1). */
+enum { NAME_LEN = 32, MAX_DEFLATE_RATIO = 1100 };
 
 /* HDF5 prints its own error stack unless told not to; the library reports
    errors through fer_err instead, so printing is off while we work. */
@@ -96,24 +104,33 @@ int fer_dataset_write_h5(const fer_dataset *ds, const char *path, fer_err *err)
 {
     if (ds->n_classes < 1 || ds->n_classes > FER_MAX_CLASSES)
         return fer_fail(err, "%s: cannot write a data set with %d classes", path, ds->n_classes);
+    if (fer_atomic_check_target(path, err))
+        return FER_ERROR;
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    fer_atomic_tmp_name(tmp, sizeof tmp, path);
+    if (strlen(tmp) >= sizeof tmp - 1)
         return fer_fail(err, "%s: path too long", path);
     h5_quiet q;
     quiet_begin(&q);
+    errno = 0;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     int rc = file < 0 ? FER_ERROR : write_contents(file, ds);
     if (file >= 0 && H5Fclose(file) < 0)
         rc = FER_ERROR;
+    int saved = errno;
     quiet_end(&q);
-    if (rc == FER_OK && rename(tmp, path) != 0)
-        rc = FER_ERROR;
     if (rc) {
-        remove(tmp);
-        return fer_fail(
-            err, "%s: cannot write the data set (directory missing or not writable, or disk full?)", path);
+        unlink(tmp);
+        return fer_fail(err, "%s: cannot write the data set: %s", path,
+                        saved ? strerror(saved) : "HDF5 error (directory missing or not writable?)");
     }
-    return FER_OK;
+    /* A stop request (SIGTERM, Ctrl-C) during the write: the caller polls
+       for it, and the half-made data set must not be left behind. */
+    if (fer_stop_requested()) {
+        unlink(tmp);
+        return fer_fail(err, "%s: not written: stopped by signal %d", path, fer_stop_signal());
+    }
+    return fer_atomic_commit(tmp, path, err);
 }
 
 /* A 1-D integer dataset stored wider than a byte (int32 labels written by
@@ -163,12 +180,20 @@ static int read_u8(hid_t file, const char *path, const char *name, int rank, hsi
         H5Dclose(set);
         return fer_fail(err, "%s: /%s must be a %d-D integer array", path, name, rank);
     }
-    if (rank == 3 && (dims[1] < 1 || dims[2] < 1 || dims[1] > MAX_SIDE || dims[2] > MAX_SIDE)) {
+    long long h = rank == 3 ? (long long)dims[1] : 1, w = rank == 3 ? (long long)dims[2] : 1;
+    int bad = dims[0] > (hsize_t)FER_MAX_IMAGES
+                  ? fer_fail(err, "%llu images, more than the %d a data set may hold (docs/limits.md)",
+                             (unsigned long long)dims[0], FER_MAX_IMAGES)
+                  : fer_dataset_check_size((long long)dims[0], h, w, err);
+    size_t bytes = bad ? 0 : (size_t)dims[0] * (size_t)h * (size_t)w;
+    hsize_t stored = H5Dget_storage_size(set);
+    if (!bad && bytes > 0 && (stored == 0 || bytes / stored > MAX_DEFLATE_RATIO))
+        bad = fer_fail(err, "%zu bytes declared but only %llu stored (not a file `fer prepare` wrote)", bytes,
+                       (unsigned long long)stored);
+    if (bad) {
         H5Dclose(set);
-        return fer_fail(err, "%s: /%s has images of %llu x %llu pixels", path, name,
-                        (unsigned long long)dims[1], (unsigned long long)dims[2]);
+        return fer_fail_wrap(err, "%s: /%s", path, name);
     }
-    size_t bytes = (size_t)dims[0] * (rank == 3 ? (size_t)dims[1] * dims[2] : 1);
     if (rank == 1 && !is_u8) {
         int rc = read_wide_u8(set, path, name, bytes, data, err);
         H5Dclose(set);

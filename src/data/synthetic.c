@@ -246,10 +246,9 @@ int fer_dataset_synthetic(fer_dataset *ds, int n_train, int n_val, int n_test, u
 {
     int counts[FER_N_USAGES] = {n_train, n_val, n_test};
     if (n_train < 0 || n_val < 0 || n_test < 0 || (long)n_train + n_val + n_test < 1 ||
-        (long)n_train + n_val + n_test > 10000000L)
-        return fer_fail(err,
-                        "synthetic data set: split sizes %d,%d,%d must be >= 0 with a total of 1..10000000",
-                        n_train, n_val, n_test);
+        (long)n_train + n_val + n_test > FER_MAX_IMAGES)
+        return fer_fail(err, "synthetic data set: split sizes %d,%d,%d must be >= 0 with a total of 1..%d",
+                        n_train, n_val, n_test, FER_MAX_IMAGES);
     fer_dataset_builder b;
     fer_builder_init(&b, ds, SIDE, SIDE);
     ds->synthetic = 1;

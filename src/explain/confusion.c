@@ -77,6 +77,46 @@ void fer_confusion_print(FILE *f, const fer_confusion *c, const char *title)
     fprintf(f, "%-10s %9.4f %9.4f %9.4f %9ld\n", "macro avg", mp, mr, mf, fer_confusion_total(c));
 }
 
+/* A class name as an RFC 4180 field: quoted, with quotes doubled, when it
+   holds a comma, a quote or a line end (class names come from folder names
+   and HDF5 attributes, so any byte may appear). */
+static void put_csv_field(FILE *f, const char *s)
+{
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* A class name as a JSON string (RFC 8259 escapes). */
+static void put_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch == '\n')
+            fputs("\\n", f);
+        else if (ch == '\t')
+            fputs("\\t", f);
+        else if (ch == '\r')
+            fputs("\\r", f);
+        else if (ch < 0x20 || ch == 0x7f)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
 static int write_csv(const fer_confusion *c, const char *path, fer_err *err)
 {
     FILE *f = fopen(path, "w");
@@ -84,11 +124,13 @@ static int write_csv(const fer_confusion *c, const char *path, fer_err *err)
         return fer_fail(err, "%s: %s", path, strerror(errno));
     int K = c->classes;
     fprintf(f, "true\\predicted");
-    for (int j = 0; j < K; j++)
-        fprintf(f, ",%s", c->names[j]);
+    for (int j = 0; j < K; j++) {
+        fputc(',', f);
+        put_csv_field(f, c->names[j]);
+    }
     fputc('\n', f);
     for (int i = 0; i < K; i++) {
-        fprintf(f, "%s", c->names[i]);
+        put_csv_field(f, c->names[i]);
         for (int j = 0; j < K; j++)
             fprintf(f, ",%ld", c->confusion[i * K + j]);
         fputc('\n', f);
@@ -104,8 +146,10 @@ static int write_json(const fer_confusion *c, const char *path, double loss, fer
     int K = c->classes;
     fprintf(f, "{\n  \"samples\": %ld,\n  \"accuracy\": %.6f,\n  \"loss\": %.6f,\n  \"classes\": [",
             fer_confusion_total(c), fer_confusion_accuracy(c), loss);
-    for (int k = 0; k < K; k++)
-        fprintf(f, "%s\"%s\"", k ? ", " : "", c->names[k]);
+    for (int k = 0; k < K; k++) {
+        fputs(k ? ", " : "", f);
+        put_json_string(f, c->names[k]);
+    }
     fprintf(f, "],\n  \"confusion\": [");
     for (int i = 0; i < K; i++) {
         fprintf(f, "%s[", i ? ", " : "");
@@ -117,8 +161,10 @@ static int write_json(const fer_confusion *c, const char *path, double loss, fer
     double mp = 0, mr = 0, mf = 0;
     for (int k = 0; k < K; k++) {
         fer_class_score s = fer_confusion_score(c, k);
-        fprintf(f, "%s\n    \"%s\": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"support\": %ld}",
-                k ? "," : "", c->names[k], s.precision, s.recall, s.f1, s.support);
+        fputs(k ? ",\n    " : "\n    ", f);
+        put_json_string(f, c->names[k]);
+        fprintf(f, ": {\"precision\": %.6f, \"recall\": %.6f, \"f1\": %.6f, \"support\": %ld}", s.precision,
+                s.recall, s.f1, s.support);
         mp += s.precision / K;
         mr += s.recall / K;
         mf += s.f1 / K;

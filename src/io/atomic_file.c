@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void fer_atomic_tmp_name(char *out, size_t cap, const char *path)
@@ -38,8 +39,34 @@ static void parent_dir(char *out, size_t cap, const char *path)
         snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
+static const char *kind_of(mode_t mode)
+{
+    return S_ISLNK(mode)    ? "a symbolic link (give the path of its target)"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+int fer_atomic_check_target(const char *path, fer_err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? FER_OK : fer_fail(err, "%s: %s", path, strerror(errno));
+    if (S_ISREG(st.st_mode))
+        return FER_OK;
+    return fer_fail(err, "%s: is %s; fer only writes new files or replaces regular ones", path,
+                    kind_of(st.st_mode));
+}
+
 int fer_atomic_commit(const char *tmp, const char *path, fer_err *err)
 {
+    if (fer_atomic_check_target(path, err) != FER_OK) {
+        unlink(tmp);
+        return FER_ERROR;
+    }
     if (fsync_path(tmp, O_RDONLY, err) != FER_OK) {
         unlink(tmp);
         return FER_ERROR;
@@ -68,21 +95,30 @@ static int write_all(int fd, const char *buf, size_t n)
     return FER_OK;
 }
 
-int fer_atomic_write_text(const char *path, const char *text, fer_err *err)
+int fer_atomic_write_bytes(const char *path, const void *data, size_t n, fer_err *err)
 {
     char tmp[4096];
     fer_atomic_tmp_name(tmp, sizeof tmp, path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return fer_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = write_all(fd, text, strlen(text)) == FER_OK;
+    errno = 0;
+    int ok = write_all(fd, data, n) == FER_OK;
     int saved = errno;
-    ok = close(fd) == 0 && ok;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
     if (!ok) {
         unlink(tmp);
-        return fer_fail(err, "%s: cannot write: %s", tmp, strerror(saved));
+        return fer_fail(err, "%s: cannot write: %s", tmp, saved ? strerror(saved) : "short write");
     }
     return fer_atomic_commit(tmp, path, err);
+}
+
+int fer_atomic_write_text(const char *path, const char *text, fer_err *err)
+{
+    return fer_atomic_write_bytes(path, text, strlen(text), err);
 }
 
 /* Copies every byte of the open src descriptor to dst. */

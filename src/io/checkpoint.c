@@ -73,38 +73,26 @@ static int write_contents(hid_t f, const fer_checkpoint_out *c, fer_err *err)
     return FER_OK;
 }
 
-static int save_to_tmp(const char *tmp, const fer_checkpoint_out *c, fer_err *err)
-{
-    hid_t fapl = fer_h5_fapl();
-    hid_t f = fapl < 0 ? H5I_INVALID_HID : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    if (f < 0)
-        return fer_fail(err, "%s: cannot create (%s)", tmp, errno ? strerror(errno) : "HDF5 error");
-    int rc = write_contents(f, c, err);
-    if (rc == FER_OK && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
-        rc = fer_fail(err, "cannot flush (disk full?)");
-    if (H5Fclose(f) < 0 && rc == FER_OK)
-        rc = fer_fail(err, "cannot close (disk full?)");
-    return rc;
-}
-
 int fer_checkpoint_save(const char *path, const fer_checkpoint_out *c, fer_err *err)
 {
     if (!c->model || !c->state)
         return fer_fail(err, "%s: checkpoint needs a model and a state", path);
-    char tmp[4096];
-    fer_atomic_tmp_name(tmp, sizeof tmp, path);
     fer_h5_quiet q;
     fer_h5_quiet_begin(&q);
-    errno = 0;
-    int rc = save_to_tmp(tmp, c, err);
-    fer_h5_quiet_end(&q);
-    if (rc != FER_OK) {
-        unlink(tmp);
-        return fer_fail_wrap(err, "%s", path);
+    /* Built in memory and written by us: a full disk is then an error with
+       its cause, not a failure inside HDF5 (see fer_h5_memory_create). */
+    char name[4096]; /* unique in the process, as HDF5 wants, even if path is open */
+    fer_atomic_tmp_name(name, sizeof name, path);
+    hid_t f = fer_h5_memory_create(name, err);
+    int rc = f < 0 ? FER_ERROR : write_contents(f, c, err);
+    if (f >= 0 && rc != FER_OK) {
+        H5Fclose(f);
+        fer_fail_wrap(err, "%s", path);
+    } else if (f >= 0) {
+        rc = fer_h5_memory_save(f, path, err); /* its messages name the file */
     }
-    return fer_atomic_commit(tmp, path, err);
+    fer_h5_quiet_end(&q);
+    return rc;
 }
 
 /* Opens a checkpoint and checks its format marker. Anything HDF5 cannot open
@@ -175,7 +163,7 @@ static int read_slot(hid_t f, const char *name, const fer_model *m, float *slot,
         memset(slot, 0, m->n_params * sizeof *slot);
     } else {
         int n = (int)m->n_params;
-        rc = fer_h5_read_floats(g, name, 1, &n, slot, err);
+        rc = fer_h5_read_finite_floats(g, name, 1, &n, slot, err);
         if (rc != FER_OK)
             fer_fail_wrap(err, "optimizer");
     }

@@ -3,12 +3,14 @@
    overrides applied the same way. Errors name file:line:column (1-based) or
    `--set key`, the key, and what would have been valid. */
 #include "config_schema.h"
+#include "yaml_depth.h"
 
 #include <yaml.h>
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,7 +193,7 @@ static int parse_scalar(const cfg_field *f, const yaml_node_t *node, char *dst)
     double d;
     switch (f->kind) {
     case CFG_INT:
-        if (!parse_integer(s, &i) || !cfg_in_range(f, (double)i))
+        if (!parse_integer(s, &i) || i < INT_MIN || i > INT_MAX || !cfg_in_range(f, (double)i))
             return 0;
         return *(int *)dst = (int)i, 1;
     case CFG_U64:
@@ -411,6 +413,8 @@ static int load_buffer(fer_config *c, const char *yaml, size_t n, const char *na
 {
     yaml_parser_t parser;
     yaml_document_t doc;
+    if (fer_yaml_check_depth(yaml, n, name, err))
+        return FER_ERROR;
     if (!yaml_parser_initialize(&parser))
         return fer_fail(err, "%s: out of memory", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, n);
@@ -587,6 +591,10 @@ int fer_config_set(fer_config *c, const char *assignment, fer_err *err)
     const char *value = eq[1] ? eq + 1 : "''";
     yaml_parser_t parser;
     yaml_document_t doc;
+    char where[CFG_PATH_LEN + 8];
+    snprintf(where, sizeof where, "--set %s", key);
+    if (fer_yaml_check_depth(value, strlen(value), where, err))
+        return FER_ERROR;
     if (!yaml_parser_initialize(&parser))
         return fer_fail(err, "--set %s: out of memory", key);
     yaml_parser_set_input_string(&parser, (const unsigned char *)value, strlen(value));

@@ -22,11 +22,12 @@ _Static_assert(sizeof(fer_opt_kind) == sizeof(int) && sizeof(fer_layer_type) == 
 #define MEMBER_SIZE(T, m) sizeof(((T *)0)->m)
 #define KEY(T, m) .key = #m, .offset = offsetof(T, m)
 
-/* Integers in [lo, hi]; hi < 0 means no upper bound (INT_MAX). */
+/* Integers in [lo, hi]; hi < 0 means up to INT_MAX, still a bound: the
+   field is an int, and a bigger value must be refused, not truncated. */
 #define INT_KEY(T, m, lo_, hi_, ...)                                                                         \
     {                                                                                                        \
         KEY(T, m), .kind = CFG_INT, .lo = lo_, .lo_bound = CFG_INCL, .hi = (hi_) < 0 ? INT_MAX : (hi_),      \
-                   .hi_bound = (hi_) < 0 ? CFG_UNBOUNDED : CFG_INCL, __VA_ARGS__                             \
+                   .hi_bound = CFG_INCL, __VA_ARGS__                                                         \
     }
 #define NUM_KEY(T, m, lb, lo_, hi_, hb)                                                                      \
     {                                                                                                        \

@@ -3,6 +3,7 @@
 #include "fer/h5util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -180,6 +181,24 @@ static int read_numeric(hid_t loc, const char *name, int ndim, const int *shape,
 int fer_h5_read_floats(hid_t loc, const char *name, int ndim, const int *shape, float *dst, fer_err *err)
 {
     return read_numeric(loc, name, ndim, shape, H5T_NATIVE_FLOAT, dst, err);
+}
+
+int fer_h5_read_finite_floats(hid_t loc, const char *name, int ndim, const int *shape, float *dst,
+                              fer_err *err)
+{
+    if (fer_h5_read_floats(loc, name, ndim, shape, dst, err) != FER_OK)
+        return FER_ERROR;
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++)
+        count *= (size_t)shape[i];
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(dst[i]))
+            return fer_fail(err, "%s: value %zu of %zu is %s; weights and optimizer state must be finite",
+                            name, i, count,
+                            isnan(dst[i]) ? "NaN"
+                            : dst[i] > 0  ? "+Inf"
+                                          : "-Inf");
+    return FER_OK;
 }
 
 int fer_h5_read_ints(hid_t loc, const char *name, int ndim, const int *shape, int *dst, fer_err *err)

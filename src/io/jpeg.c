@@ -25,9 +25,20 @@ static void on_error(j_common_ptr cinfo)
     longjmp(f->jump, 1);
 }
 
+/* libjpeg reports damaged data it can work around (a file cut short, bytes
+   lost before a marker) as warnings and fills what is missing with grey: we
+   keep the first warning and refuse the image after decoding. */
 static void on_message(j_common_ptr cinfo)
 {
-    (void)cinfo;
+    jpeg_failure *f = (jpeg_failure *)cinfo->err;
+    if (!f->message[0])
+        cinfo->err->format_message(cinfo, f->message);
+}
+
+static int too_large(JDIMENSION width, JDIMENSION height)
+{
+    return width > FER_IMAGE_MAX_SIDE || height > FER_IMAGE_MAX_SIDE ||
+           (long)width * (long)height > FER_IMAGE_MAX_PIXELS;
 }
 
 typedef struct {
@@ -45,15 +56,18 @@ static int decode(jpeg_reader *r, int *h, int *w)
     jpeg_create_decompress(&r->cinfo);
     jpeg_stdio_src(&r->cinfo, r->file);
     jpeg_read_header(&r->cinfo, TRUE);
+    /* Before jpeg_start_decompress: for a progressive file it allocates the
+       coefficients of the whole declared image, gigabytes for a bomb. */
+    if (too_large(r->cinfo.image_width, r->cinfo.image_height)) {
+        snprintf(r->failure.message, sizeof r->failure.message,
+                 "image of %u x %u pixels is too large (limit %d pixels a side, %ld in all)",
+                 (unsigned)r->cinfo.image_width, (unsigned)r->cinfo.image_height, FER_IMAGE_MAX_SIDE,
+                 FER_IMAGE_MAX_PIXELS);
+        return 0;
+    }
     r->cinfo.out_color_space = JCS_GRAYSCALE;
     jpeg_start_decompress(&r->cinfo);
     JDIMENSION width = r->cinfo.output_width, height = r->cinfo.output_height;
-    if (width > FER_IMAGE_MAX_SIDE || height > FER_IMAGE_MAX_SIDE ||
-        (long)width * (long)height > FER_IMAGE_MAX_PIXELS) {
-        snprintf(r->failure.message, sizeof r->failure.message, "image of %u x %u pixels is too large",
-                 (unsigned)width, (unsigned)height);
-        return 0;
-    }
     r->pixels = malloc((size_t)width * height);
     if (!r->pixels) {
         snprintf(r->failure.message, sizeof r->failure.message, "out of memory");
@@ -64,6 +78,13 @@ static int decode(jpeg_reader *r, int *h, int *w)
         jpeg_read_scanlines(&r->cinfo, &row, 1);
     }
     jpeg_finish_decompress(&r->cinfo);
+    if (r->cinfo.err->num_warnings > 0) {
+        char why[JMSG_LENGTH_MAX];
+        snprintf(why, sizeof why, "%s", r->failure.message);
+        snprintf(r->failure.message, sizeof r->failure.message, "damaged or truncated JPEG data: %.150s",
+                 why);
+        return 0;
+    }
     *h = (int)height;
     *w = (int)width;
     return 1;

@@ -67,8 +67,8 @@ static int copy_layer(fer_model *m, int l, hid_t g, const fer_h5_strings *wn, co
 {
     const fer_layer *L = &m->layers[l];
     for (int w = 0; w < wn->n; w++)
-        if (fer_h5_read_floats(g, wn->items[w], L->weights[w].ndim, L->weights[w].shape,
-                               fer_model_weight(m, l, w), err) != FER_OK)
+        if (fer_h5_read_finite_floats(g, wn->items[w], L->weights[w].ndim, L->weights[w].shape,
+                                      fer_model_weight(m, l, w), err) != FER_OK)
             return fer_fail_wrap(err, "%s: layer %s weight %d", what, L->cfg.name, w);
     return FER_OK;
 }

@@ -8,6 +8,7 @@
 #define FER_CONFIG_H
 
 #include "fer/error.h"
+#include "fer/path.h"
 #include "fer/precision.h"
 
 #include <stdint.h>
@@ -16,7 +17,6 @@
 #define FER_MAX_PHASES 8
 #define FER_MAX_PHASE_EPOCHS 1000000 /* schedule.N.epochs */
 #define FER_NAME_LEN 64
-#define FER_PATH_LEN 512
 
 typedef enum { FER_OPT_SGD = 0, FER_OPT_ADAM = 1 } fer_opt_kind;
 

@@ -3,13 +3,12 @@
    sheet of all of them, and an HTML index. */
 #include "fer/explain.h"
 #include "fer/image.h"
+#include "fer/path.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 enum { NAME_CAP = 64, GAP = 12, MARGIN = 12, TEXT = 2 };
 
@@ -26,24 +25,6 @@ typedef struct {
     fer_html_sample *cells;
     char (*names)[3][NAME_CAP]; /* file names of each cell */
 } report;
-
-static int make_dirs(const char *dir, fer_err *err)
-{
-    char path[1024];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return fer_fail(err, "%s: path too long", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return fer_fail(err, "%s: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return fer_fail(err, "%s: %s", path, strerror(errno));
-    return FER_OK;
-}
 
 /* "Happy" -> "happy"; anything but letters and digits becomes '_'. */
 static void file_stem(char *out, size_t cap, const char *name)
@@ -207,7 +188,7 @@ int fer_saliency_report(fer_model *m, const fer_saliency_report_opts *o, const u
                         o->per_class, o->scale);
     if (o->layer < 0 || o->layer >= m->n_layers)
         return fer_fail(err, "saliency report: layer index %d outside 0..%d", o->layer, m->n_layers - 1);
-    if (make_dirs(o->out_dir, err))
+    if (fer_make_dirs(o->out_dir, err))
         return FER_ERROR;
     report r = {.m = m, .o = o, .size = size, .k = k};
     int *picks = malloc((size_t)k * o->per_class * sizeof *picks);

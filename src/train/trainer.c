@@ -9,17 +9,16 @@
 #include "fer/metrics_log.h"
 #include "fer/model.h"
 #include "fer/optimizer.h"
+#include "fer/path.h"
 #include "fer/progress.h"
 #include "fer/run_data.h"
 #include "fer/run_lock.h"
 #include "fer/weights.h"
 #include "resume_position.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct {
     const fer_train_opts *o;
@@ -52,23 +51,6 @@ static int any_failed(trainer *t, int failed, fer_err *err)
     if (any && !failed && err)
         err->msg[0] = '\0';
     return any;
-}
-
-static int make_dir(const char *path, fer_err *err)
-{
-    char buf[FER_PATH_LEN];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0775) && errno != EEXIST)
-            return fer_fail(err, "%s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0775) && errno != EEXIST)
-        return fer_fail(err, "%s: %s", buf, strerror(errno));
-    return FER_OK;
 }
 
 static const fer_phase_cfg *phase_cfg(const trainer *t)
@@ -218,7 +200,8 @@ static int setup(trainer *t, fer_err *err)
     const fer_dist *d = t->dist;
     /* The lock comes before anything reads or cleans the directory. */
     t->lock.fd = -1;
-    int failed = d->rank == 0 && (make_dir(c->run_dir, err) || fer_run_lock_take(&t->lock, c->run_dir, err));
+    int failed =
+        d->rank == 0 && (fer_make_dirs(c->run_dir, err) || fer_run_lock_take(&t->lock, c->run_dir, err));
     if (any_failed(t, failed, err))
         return FER_ERROR;
     if (fer_run_data_load(&t->data, c, d, NULL, (1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), err))

@@ -38,7 +38,7 @@ static void file_stem(char *out, size_t cap, const char *name)
 static int write_scaled(const report *r, const char *name, const uint8_t *rgb, fer_err *err)
 {
     int tile = r->size * r->o->scale;
-    char path[1200];
+    char path[FER_FILE_PATH_LEN];
     snprintf(path, sizeof path, "%s/%s", r->o->out_dir, name);
     fer_canvas c;
     if (fer_canvas_init(&c, tile, tile, 0, err))
@@ -170,7 +170,7 @@ static void name_files(report *r)
 
 static int finish(report *r, fer_err *err)
 {
-    char path[1200];
+    char path[FER_FILE_PATH_LEN];
     snprintf(path, sizeof path, "%s/overview.png", r->o->out_dir);
     if (fer_canvas_write_png(&r->sheet, path, err))
         return FER_ERROR;

@@ -139,7 +139,7 @@ static int restore(trainer *t, fer_err *err)
     const char *weights = t->o->weights ? t->o->weights : t->cfg->model.weights;
     int failed = 0, resumed = 0;
     if (t->dist->rank == 0) {
-        char path[1200] = "";
+        char path[FER_FILE_PATH_LEN] = "";
         if (resume && !strcmp(resume, "auto"))
             failed = find_resume_point(t, path, sizeof path, err) != FER_OK;
         else if (resume && *resume)

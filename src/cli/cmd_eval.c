@@ -92,8 +92,9 @@ static int run(const eval_args *a, const fer_dist *d)
     return rc;
 }
 
-int cmd_eval(int argc, char **argv)
+int cmd_eval(int argc, char **argv, const cli_setup *setup)
 {
+    (void)setup; /* logs no setup */
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return FER_EXIT_OK;

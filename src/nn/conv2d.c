@@ -280,7 +280,7 @@ void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const f
                                const fer_conv_dims *d, int relu, float *scratch, fer_conv_kernel_cache *cache)
 {
     if (fer_winograd_applies(d)) {
-        fer_winograd_forward(y, x, k, b, d, relu, 0, scratch, cache);
+        fer_winograd_forward(y, x, k, d, &(fer_winograd_epilogue){.bias = b, .relu = relu}, scratch, cache);
         return;
     }
     if (fer_conv_direct_applies(d)) {
@@ -457,7 +457,8 @@ int fer_conv2d_pool_fusable(const fer_conv_dims *d)
 void fer_conv2d_forward_pooled(float *y, const float *x, const float *k, const float *b,
                                const fer_conv_dims *d, int relu, float *scratch, fer_conv_kernel_cache *cache)
 {
-    fer_winograd_forward(y, x, k, b, d, relu, 1, scratch, cache);
+    fer_winograd_forward(y, x, k, d, &(fer_winograd_epilogue){.bias = b, .relu = relu, .pool = 1}, scratch,
+                         cache);
 }
 
 /* dy masked and summed (db) first; then dk = col^T dy and dx, each in its

@@ -81,6 +81,19 @@ typedef struct {
    input gradient, cout x cin), or in fer_own_gemm's packed panels of B. */
 typedef enum { KERNEL_PLAIN, KERNEL_TRANSPOSED, KERNEL_PACKED } kernel_form;
 
+/* Which kernel a transform reads: k itself (the forward), or k rotated by
+   180 degrees with its channels swapped (the input gradient). */
+typedef enum { KERNEL_AS_IS = 0, KERNEL_FLIPPED = 1 } kernel_orientation;
+
+/* What a correlation does with each output tile as it stores it: add bias
+   (NULL: none), then ReLU; or, for the input gradient, mask_old: a value
+   lands only where the output holds a positive one (see output_tile); pool:
+   2x2 max pooling of the result (output_tile_pooled). */
+typedef struct {
+    const float *bias;
+    int relu, mask_old, pool;
+} tile_output;
+
 int fer_winograd_applies(const fer_conv_dims *d)
 {
     return d->k == 3 && d->ci >= WINO_MIN_CHANNELS && d->co >= WINO_MIN_CHANNELS && d->ho > 0 && d->wo > 0;
@@ -460,7 +473,7 @@ FER_VECTOR_CLONES static void kernel_gradient_worker(void *ctx, int worker, int 
    it wrote. Shared out by blocks: each output float depends on its own
    column of the kernel only. */
 static kernel_form kernel_transform(float *u, const float *k, const fer_conv_dims *d, const wino_grid *g,
-                                    int flip)
+                                    kernel_orientation flip)
 {
     size_t count = (size_t)d->ci * d->co;
     int pack = fer_own_gemm_packed_runs(g->cin, g->cout);
@@ -667,14 +680,13 @@ FER_VECTOR_CLONES static void gradient_tile(float *w, size_t stride, const float
 
 typedef struct {
     float *out;
-    const float *in, *u, *bias, *zero;
+    const float *in, *u, *zero;
     const float *k; /* fused: the raw kernel, transformed row by row (u unused) */
     int flip;       /* fused: k flipped, for the input gradient */
     float *own_u;   /* fused: 4 x cin x cout floats per worker, in the scratch's u */
     const wino_grid *g;
     kernel_form form;
-    int relu, mask_old;
-    int pool; /* out is the 2x2 max pooling of the output (output_tile_pooled) */
+    tile_output put;
     float *region;
     size_t chunk;           /* tiles per chunk */
     size_t block;           /* floats per element block */
@@ -787,12 +799,12 @@ static void correlate_chunk(const correlate_job *j, float *s, size_t t0, size_t 
     if (sync)
         fer_team_barrier_wait(sync);
     for (size_t t = lo; t < hi; t++) {
-        if (j->pool)
-            output_tile_pooled(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias,
-                               j->relu);
+        if (j->put.pool)
+            output_tile_pooled(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->put.bias,
+                               j->put.relu);
         else
-            output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias, j->relu,
-                        j->mask_old);
+            output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->put.bias,
+                        j->put.relu, j->put.mask_old);
     }
     if (sync)
         fer_team_barrier_wait(sync); /* the next chunk's tiles overwrite these products */
@@ -815,7 +827,8 @@ static void own_worker(void *ctx, int worker, int workers)
         size_t t0 = atomic_fetch_add(&j->next, j->chunk);
         if (t0 >= j->g->tiles)
             return;
-        correlate_chunk(j, s, t0, j->g->tiles - t0 < j->chunk ? j->g->tiles - t0 : j->chunk, 0, 1, NULL);
+        size_t nt = j->g->tiles - t0 < j->chunk ? j->g->tiles - t0 : j->chunk;
+        correlate_chunk(j, s, t0, nt, 0, 1, NULL); /* alone: worker 0 of 1, no barrier */
     }
 }
 
@@ -841,10 +854,9 @@ static int fused_kernel(const wino_grid *g, const wino_space *s)
     return s->shared && g->tiles <= 2 * s->chunk && fer_own_gemm_packed_runs(g->cin, g->cout);
 }
 
-/* out = correlate(in, kernel) over g. bias NULL: none. mask_old: see
-   output_tile; pool: output_tile_pooled. */
-static void correlate(float *out, const float *in, const wino_grid *g, kernel_src kern, const float *bias,
-                      int relu, int mask_old, int pool, const wino_space *s)
+/* out = correlate(in, kernel) over g, stored as put says. */
+static void correlate(float *out, const float *in, const wino_grid *g, kernel_src kern,
+                      const tile_output *put, const wino_space *s)
 {
     size_t workers = (size_t)fer_team_size(), chunks = (g->tiles + s->chunk - 1) / s->chunk;
     size_t most = s->shared ? TILE : SLOTS; /* an element row or a slot each */
@@ -860,13 +872,10 @@ static void correlate(float *out, const float *in, const wino_grid *g, kernel_sr
                        .k = kern.k,
                        .flip = kern.flip,
                        .own_u = s->u,
-                       .bias = bias,
                        .zero = s->zero,
                        .g = g,
                        .form = kern.k ? KERNEL_PACKED : kern.form,
-                       .relu = relu,
-                       .mask_old = mask_old,
-                       .pool = pool,
+                       .put = *put,
                        .region = s->region,
                        .chunk = s->chunk,
                        .block = block_stride(s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout)),
@@ -901,12 +910,12 @@ static int cached_kernel(fer_conv_kernel_cache *c, const float *k, const fer_con
         c->u_floats = uf;
     }
     memcpy(c->k, k, kf * sizeof *k);
-    c->form = (int)kernel_transform(c->u, k, d, g, 0);
+    c->form = (int)kernel_transform(c->u, k, d, g, KERNEL_AS_IS);
     return 1;
 }
 
-void fer_winograd_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
-                          int relu, int pool, float *scratch, fer_conv_kernel_cache *cache)
+void fer_winograd_forward(float *y, const float *x, const float *k, const fer_conv_dims *d,
+                          const fer_winograd_epilogue *ep, float *scratch, fer_conv_kernel_cache *cache)
 {
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
@@ -914,8 +923,8 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
     if (cache && cached_kernel(cache, k, d, &g))
         kern = (kernel_src){.u = cache->u, .form = (kernel_form)cache->form};
     else if (!fused_kernel(&g, &s))
-        kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, 0)};
-    correlate(y, x, &g, kern, b, relu, 0, pool, &s);
+        kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, KERNEL_AS_IS)};
+    correlate(y, x, &g, kern, &(tile_output){.bias = ep->bias, .relu = ep->relu, .pool = ep->pool}, &s);
 }
 
 /* ---- the kernel-gradient pass -------------------------------------------------
@@ -1007,7 +1016,7 @@ void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x
         wino_grid g = grid_of(d->n, d->ho, d->wo, d->co, d->h, d->w, d->ci, 2 - d->pad);
         kernel_src kern = {.k = k, .flip = 1};
         if (!fused_kernel(&g, &s))
-            kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, 1)};
-        correlate(dx, dy, &g, kern, NULL, 0, dx_mask, 0, &s);
+            kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, KERNEL_FLIPPED)};
+        correlate(dx, dy, &g, kern, &(tile_output){.mask_old = dx_mask}, &s);
     }
 }

@@ -23,6 +23,7 @@
    small vector functions whose restrict arguments let them vectorize. */
 #include "conv2d_winograd.h"
 
+#include "conv_kernel_cache.h"
 #include "own_gemm.h"
 #include "team.h"
 #include "vector_clones.h"

@@ -13,9 +13,14 @@ batch, and times in one process, like `fer bench`:
   inference         eval() forward under torch.inference_mode()
 
 One warm-up step, then --steps timed steps; the median is reported. It also
-measures a 2048^3 float32 matmul peak with the same threads and peak memory
+measures a 2048^3 matmul peak with the same threads and peak memory
 (getrusage). The mode rows have the same columns as `fer bench`, so
 tools/bench_compare can read both.
+
+--bf16 runs every mode under torch.autocast("cpu", dtype=torch.bfloat16) with
+channels-last tensors: PyTorch's mixed precision (float32 parameters and
+optimizer, convolutions and linear layers in bfloat16 through oneDNN). The
+matmul peak is then a bfloat16 one, so "of peak" is the fraction of that.
 
 Run it with Debian's interpreter (python3-torch, python3-yaml):
 
@@ -24,6 +29,7 @@ Run it with Debian's interpreter (python3-torch, python3-yaml):
 """
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
@@ -144,7 +150,14 @@ def time_steps(step, steps):
     return statistics.median(times)
 
 
-def bench_train(net, cfg, x, labels, first, steps):
+def precision_context(bf16):
+    """What each step's forward pass runs under: bfloat16 autocast or nothing."""
+    if bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def bench_train(net, cfg, x, labels, first, steps, bf16):
     for i, module in enumerate(net.layers):
         for p in module.parameters():
             p.requires_grad_(i >= first)
@@ -153,26 +166,28 @@ def bench_train(net, cfg, x, labels, first, steps):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(x), labels)
-        loss.backward()
+        with precision_context(bf16):
+            loss = F.cross_entropy(net(x), labels)
+        loss.backward()  # outside autocast, as PyTorch's recipe has it
         opt.step()
 
     return time_steps(step, steps)
 
 
-def bench_infer(net, x, steps):
+def bench_infer(net, x, steps, bf16):
     net.eval()
 
     def step():
-        with torch.inference_mode():
+        with torch.inference_mode(), precision_context(bf16):
             net(x)
 
     return time_steps(step, steps)
 
 
-def matmul_peak(threads):
-    a = torch.rand(PEAK_N, PEAK_N)
-    b = torch.rand(PEAK_N, PEAK_N)
+def matmul_peak(bf16):
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a = torch.rand(PEAK_N, PEAK_N).to(dtype)
+    b = torch.rand(PEAK_N, PEAK_N).to(dtype)
     best = min(time_steps(lambda: torch.mm(a, b), 1) for _ in range(PEAK_REPS))
     return 2.0 * PEAK_N ** 3 / best * 1e-9
 
@@ -192,7 +207,11 @@ def main():
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (default: the CPUs usable)")
     parser.add_argument("--channels-last", action="store_true",
                         help="NHWC memory format (fer's layout) instead of PyTorch's default NCHW")
+    parser.add_argument("--bf16", action="store_true",
+                        help='mixed precision: torch.autocast("cpu", dtype=torch.bfloat16), channels-last')
     args = parser.parse_args()
+    if args.bf16:
+        args.channels_last = True
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     rss_before = max_rss_mib()
@@ -211,12 +230,12 @@ def main():
     labels = torch.randint(0, model["classes"], (batch,))
     first = first_trainable(net, cfg)
 
-    peak = matmul_peak(threads)
-    seconds = {"full training": bench_train(net, cfg, x, labels, 0, args.steps)}
+    peak = matmul_peak(args.bf16)
+    seconds = {"full training": bench_train(net, cfg, x, labels, 0, args.steps, args.bf16)}
     if first > 0:
-        seconds["frozen backbone"] = bench_train(net, cfg, x, labels, first, args.steps)
-    seconds["inference"] = bench_infer(net, x, args.steps)
-    peak = max(peak, matmul_peak(threads))
+        seconds["frozen backbone"] = bench_train(net, cfg, x, labels, first, args.steps, args.bf16)
+    seconds["inference"] = bench_infer(net, x, args.steps, args.bf16)
+    peak = max(peak, matmul_peak(args.bf16))
     rss_peak = max_rss_mib()
 
     print(f"bench_torch {args.config}: batch {batch}, median of {args.steps} timed steps after 1 warm-up, "
@@ -224,8 +243,10 @@ def main():
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{'channels_last' if args.channels_last else 'NCHW'}, oneDNN "
           f"{'on' if torch.backends.mkldnn.is_available() else 'off'}")
-    print(f"matmul peak: {peak:.1f} GFLOP/s ({PEAK_N}x{PEAK_N}, best of {2 * PEAK_REPS}, before and after "
-          f"the model)\n")
+    print("precision: " + ('bf16 (torch.autocast("cpu", dtype=torch.bfloat16), float32 parameters)'
+                           if args.bf16 else "fp32"))
+    print(f"matmul peak: {peak:.1f} GFLOP/s ({'bfloat16' if args.bf16 else 'float32'} {PEAK_N}x{PEAK_N}, "
+          f"best of {2 * PEAK_REPS}, before and after the model)\n")
     print(f"{'mode':<16} {'step ms':>10} {'images/s':>10} {'GFLOP/img':>10} {'GFLOP/s':>10} {'of peak':>8}")
     for mode in ("full training", "frozen backbone", "inference"):
         if mode not in seconds:

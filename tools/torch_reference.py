@@ -21,6 +21,16 @@ and writes (all float32 unless noted):
   /expected/moving_statistics     same layout, BatchNorm moving_mean and
                                   moving_variance after the pass (Keras update:
                                   m * moving + (1 - m) * batch, unbiased variance)
+  /expected/decision_inputs/<layer>
+                                  for every layer with a ReLU (conv2d or dense
+                                  with activation relu, relu layers) the ReLU's
+                                  input, and for every max pool the pool's
+                                  input: (N, H, W, C) NHWC, or (N, C) after
+                                  global pooling; from these `fer check-reference`
+                                  counts the ReLU and max-pool decisions its
+                                  forward pass takes differently (omitted with
+                                  --no-decision-inputs; files written before
+                                  it existed lack it too)
 
 Run it with Debian's interpreter (python3-torch, python3-h5py, python3-numpy,
 python3-yaml):
@@ -28,6 +38,16 @@ python3-yaml):
   /usr/bin/python3 tools/torch_reference.py --config configs/tiny.yaml \\
       --batch 3 --seed 1 --out ref.h5
   fer check-reference ref.h5 --config configs/tiny.yaml
+
+--dtype float32 runs the pass in PyTorch's float32 instead (same weights and
+input): what PyTorch's own float32 gives, for tools/compare_reference_states.py
+(docs/reference-check.md).
+
+--bf16-operands makes the reference for fer's bf16 products (precision: bf16):
+still in float64, but every convolution and dense product rounds its operands
+to bfloat16 (nearest even, from float32) as fer does: forward x and the kernel,
+input gradient dy and the kernel, kernel gradient x and dy; biases and their
+gradient (the unrounded dy summed) stay unrounded.
 """
 
 import argparse
@@ -87,11 +107,61 @@ def load_model_config(path, sets):
     return model
 
 
+def bf16(t):
+    """t rounded to bfloat16 (nearest even, from float32), in t's dtype."""
+    return t.to(torch.float32).to(torch.bfloat16).to(t.dtype)
+
+
+class Bf16Conv(torch.autograd.Function):
+    """A convolution whose products take bf16-rounded operands."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, pad):
+        xr, wr = bf16(x), bf16(w)
+        ctx.save_for_backward(xr, wr)
+        ctx.pad = pad
+        return F.conv2d(xr, wr, b, padding=pad)
+
+    @staticmethod
+    def backward(ctx, dy):
+        xr, wr = ctx.saved_tensors
+        dyr = bf16(dy)
+        dx = torch.nn.grad.conv2d_input(xr.shape, wr, dyr, padding=ctx.pad)
+        dw = torch.nn.grad.conv2d_weight(xr, wr.shape, dyr, padding=ctx.pad)
+        return dx, dw, dy.sum(dim=(0, 2, 3)), None
+
+
+class Bf16Linear(torch.autograd.Function):
+    """A dense layer whose products take bf16-rounded operands."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        xr, wr = bf16(x), bf16(w)
+        ctx.save_for_backward(xr, wr)
+        return F.linear(xr, wr, b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        xr, wr = ctx.saved_tensors
+        dyr = bf16(dy)
+        return dyr @ wr, dyr.t() @ xr, dy.sum(dim=0)
+
+
+def product(module, x, bf16_operands):
+    """module(x), or its bf16-operand form."""
+    if not bf16_operands:
+        return module(x)
+    if isinstance(module, nn.Conv2d):
+        return Bf16Conv.apply(x, module.weight, module.bias, module.padding)
+    return Bf16Linear.apply(x, module.weight, module.bias)
+
+
 class Reference:
     """The network as a list of PyTorch modules with Keras-layout weights."""
 
-    def __init__(self, model, rng):
+    def __init__(self, model, rng, dtype=torch.float64, bf16_operands=False):
         self.model = model
+        self.bf16_operands = bf16_operands
         self.steps = []      # (layer spec, module or None, flat_input)
         self.keras = {}      # layer name -> [(weight name, float32 array)]
         c, size, flat = model["channels"], model["input_size"], False
@@ -103,7 +173,7 @@ class Reference:
                     sys.exit(f"torch_reference: {name}: conv2d after a flat layer")
                 k, out = layer["kernel_size"], layer["filters"]
                 pad = k // 2 if layer["padding"] == "same" else 0
-                module = nn.Conv2d(c, out, k, padding=pad, bias=True).double()
+                module = nn.Conv2d(c, out, k, padding=pad, bias=True).to(dtype)
                 kernel = glorot(rng, (k, k, c, out), k * k * c, k * k * out)
                 bias = rng.uniform(-0.2, 0.2, out).astype(np.float32)
                 with torch.no_grad():
@@ -118,7 +188,7 @@ class Reference:
             elif t == "batchnorm":
                 bn = nn.BatchNorm1d if flat else nn.BatchNorm2d
                 # PyTorch's momentum weighs the new batch: 1 - Keras's.
-                module = bn(c, eps=layer["epsilon"], momentum=1.0 - layer["momentum"]).double()
+                module = bn(c, eps=layer["epsilon"], momentum=1.0 - layer["momentum"]).to(dtype)
                 gamma = rng.uniform(0.5, 1.5, c).astype(np.float32)
                 beta = rng.uniform(-0.5, 0.5, c).astype(np.float32)
                 mean = rng.normal(0.0, 0.5, c).astype(np.float32)
@@ -135,7 +205,7 @@ class Reference:
                 if not flat and size != 1:
                     sys.exit(f"torch_reference: {name}: dense needs a flat input (gap before it)")
                 units = layer["units"] or model["classes"]
-                module = nn.Linear(c, units).double()
+                module = nn.Linear(c, units).to(dtype)
                 kernel = glorot(rng, (c, units), c, units)
                 bias = rng.uniform(-0.2, 0.2, units).astype(np.float32)
                 with torch.no_grad():
@@ -149,26 +219,37 @@ class Reference:
         if c != model["classes"]:
             sys.exit(f"torch_reference: the last layer has {c} outputs, model.classes is {model['classes']}")
 
-    def forward(self, x_nhwc, margins=None):
+    def forward(self, x_nhwc, margins=None, decision_inputs=None):
         """Training-mode forward, dropout off. x: (N, S, S, C) float64.
         margins (a list) gets (layer, smallest decision margin) for every
-        ReLU and max-pool layer."""
+        ReLU and max-pool layer; decision_inputs (a dict) gets layer name ->
+        ("relu" or "maxpool", the input of its ReLU or max pool, float32
+        NHWC or N x C)."""
         x = x_nhwc.permute(0, 3, 1, 2)
+
+        def record(z, name, kind):
+            if decision_inputs is not None:
+                z = z.detach()
+                if z.dim() == 4:
+                    z = z.permute(0, 2, 3, 1)
+                decision_inputs[name] = (kind, z.numpy().astype(np.float32))
 
         def relu(z, name):
             if margins is not None:
                 margins.append((name, relu_margin(z)))
+            record(z, name, "relu")
             return F.relu(z)
 
         for layer, module, flat in self.steps:
             t, name = layer["type"], layer["name"]
             if t == "conv2d":
-                x = module(x)
+                x = product(module, x, self.bf16_operands)
                 if layer["activation"] == "relu":
                     x = relu(x, name)
             elif t == "maxpool":
                 if margins is not None:
                     margins.append((name, pool_margin(x)))
+                record(x, name, "maxpool")
                 x = module(x)
             elif t == "batchnorm":
                 x = module(x)
@@ -181,7 +262,7 @@ class Reference:
             elif t == "dense":
                 if x.dim() == 4:
                     x = x.reshape(x.shape[0], -1)
-                x = module(x)
+                x = product(module, x, self.bf16_operands)
                 if layer["activation"] == "relu":
                     x = relu(x, name)
         return x
@@ -258,22 +339,27 @@ def write_keras_layout(group, layer_names, tensors):
 MAX_DRAWS = 200
 
 
-def write_reference(config, sets, batch, seed, out, min_margin=0.0):
+def write_reference(config, sets, batch, seed, out, min_margin=0.0, decision_inputs=True, dtype="float64",
+                    bf16_operands=False):
     """Builds, runs and writes one reference-state file; returns a summary.
     With min_margin > 0 the input is redrawn until every ReLU and max-pool
     decision is at least min_margin (times its layer's RMS) from its
-    threshold, so that float32 cannot take another branch."""
+    threshold, so that float32 cannot take another branch. decision_inputs
+    False leaves out /expected/decision_inputs (large: about as many values
+    as the network's activations). dtype "float32" computes the state in
+    PyTorch's float32 instead (same weights and input): not a reference for
+    fer, but what PyTorch's own float32 gives, to compare with one."""
     model = load_model_config(config, sets)
     s, c, n = model["input_size"], model["channels"], batch
     for draw in range(MAX_DRAWS if min_margin > 0 else 1):
         # The same weights every draw; a fresh net also resets BatchNorm's
         # moving statistics, which every training-mode pass updates.
-        net = Reference(model, np.random.RandomState(seed))
+        net = Reference(model, np.random.RandomState(seed), getattr(torch, dtype), bf16_operands)
         rng = np.random.RandomState([seed, draw])
         x = rng.uniform(INPUT_LOW, INPUT_HIGH, (n, s, s, c)).astype(np.float32)
         labels = rng.randint(0, model["classes"], n).astype(np.int32)
-        margins = []
-        logits = net.forward(torch.from_numpy(x.astype(np.float64)), margins)
+        margins, inputs = [], {} if decision_inputs else None
+        logits = net.forward(torch.from_numpy(x).to(getattr(torch, dtype)), margins, inputs)
         closest, smallest = min(margins, key=lambda m: m[1]) if margins else ("", float("inf"))
         if smallest >= min_margin:
             break
@@ -290,6 +376,8 @@ def write_reference(config, sets, batch, seed, out, min_margin=0.0):
         f.attrs["config"] = np.bytes_(config.encode())
         f.attrs["seed"] = seed
         f.attrs["torch_version"] = np.bytes_(torch.__version__.encode())
+        f.attrs["dtype"] = np.bytes_(dtype.encode())
+        f.attrs["bf16_operands"] = int(bf16_operands)
         f.attrs["min_decision_margin"] = smallest
         f.attrs["min_decision_margin_layer"] = np.bytes_(closest.encode())
         write_keras_layout(f.create_group("model_weights"), names, net.keras)
@@ -300,6 +388,10 @@ def write_reference(config, sets, batch, seed, out, min_margin=0.0):
         e.create_dataset("loss", data=np.float32(loss.item()))
         write_keras_layout(e.create_group("gradients"), names, net.gradients())
         write_keras_layout(e.create_group("moving_statistics"), names, net.moving_statistics())
+        if decision_inputs:
+            d = e.create_group("decision_inputs")
+            for name, (kind, value) in inputs.items():
+                d.create_dataset(name, data=value).attrs["decision"] = np.bytes_(kind.encode())
     return (f"{out}: batch {n} of {s}x{s}x{c}, loss {loss.item():.6f}, {len(net.keras)} layers with weights, "
             f"smallest decision margin {smallest:.1e} ({closest}, draw {draw + 1})")
 
@@ -316,10 +408,20 @@ def main():
                         help="redraw the input until every ReLU and max-pool decision is at least TAU "
                              "times its layer's RMS from its threshold (e.g. 2e-5; feasible for small "
                              "networks only)")
+    parser.add_argument("--no-decision-inputs", action="store_true",
+                        help="leave out /expected/decision_inputs (the ReLU and max-pool inputs from which "
+                             "fer check-reference counts differing decisions; as large as the activations)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="precision of the PyTorch pass (default float64, the reference; float32 shows "
+                             "what PyTorch's own float32 gives, e.g. for tools/compare_reference_states.py)")
+    parser.add_argument("--bf16-operands", action="store_true",
+                        help="round every convolution and dense product's operands to bfloat16, as fer's "
+                             "precision: bf16 does (the reference for it)")
     args = parser.parse_args()
     if args.batch < 1:
         sys.exit("torch_reference: --batch must be at least 1")
-    print(write_reference(args.config, args.set, args.batch, args.seed, args.out, args.min_margin))
+    print(write_reference(args.config, args.set, args.batch, args.seed, args.out, args.min_margin,
+                          not args.no_decision_inputs, args.dtype, args.bf16_operands))
 
 
 if __name__ == "__main__":

@@ -9,10 +9,19 @@
    rows to the AVX512-BF16 kernel. */
 #include "bf16_gemm.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(FER_AMX_EMULATED)
+/* The test bf16_amx_emulated builds this file over tests/amx_emulated.h,
+   the tile instructions in C, to run it where no CPU has AMX. */
+#define AMX_TARGET
+#define AMX_KERNEL 1
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f")))
+#define AMX_KERNEL 1
+#endif
+
+#if defined(AMX_KERNEL)
 
 /* The LDTILECFG operand, palette 1. */
 typedef struct __attribute__((packed)) {

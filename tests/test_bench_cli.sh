@@ -20,6 +20,7 @@ for mode in "full training" "frozen backbone" "inference"; do
         awk -v m="$mode" 'index($0, m) == 1 { split(substr($0, length(m) + 1), f, " "); ok = f[2] > 0 } END { exit !ok }' "$out"
 done
 check "SGEMM peak line" grep -qE '^SGEMM peak: [0-9.]+ GFLOP/s' "$out"
+check "BLAS line: main's kernel setup, passed to the command" grep -qE '^BLAS: OpenBLAS .* core [A-Za-z0-9]+ \(' "$out"
 check "peak memory line" grep -qE '^peak memory: [0-9]+ MiB RSS' "$out"
 layers=$(grep -c '^  *- *{ *name:' "$src/configs/tiny.yaml" || true)
 rows=$(awk '/^layer /{t=1; next} /^sum of layers/{t=0} t' "$out" | wc -l)

@@ -174,7 +174,7 @@ const char *__lsan_default_options(void)
 int main(void)
 {
     const char *src = getenv("FER_SOURCE_DIR");
-    char path[1024], dir[] = "/tmp/fer-gradcam-XXXXXX", checkpoint[1200];
+    char path[1024], dir[] = "/tmp/fer-gradcam-XXXXXX", checkpoint[FER_FILE_PATH_LEN];
     snprintf(path, sizeof path, "%s/tests/configs/gradcam.yaml", src ? src : ".");
     fer_config *cfg = calloc(1, sizeof *cfg), *saved = calloc(1, sizeof *saved);
     fer_err err;

@@ -9,7 +9,7 @@
    error bounded by about K * 2^-24 * sum |terms| and in practice near
    sqrt(K) * 2^-24 * sum |terms|; errors are reported relative to
    sum |terms| + |bias| and held to 1e-5 (K <= 1600 here). */
-#include "../src/nn/winograd_gemm.h"
+#include "../src/nn/own_gemm.h"
 #include "check.h"
 #include "fer/nn.h"
 #include "fer/rng.h"
@@ -79,7 +79,7 @@ static void check_conv(int n, int h, int w, int ci, int co, int k, int same, int
     printf("conv2d %dx%d %s%s n=%d %dx%d ci=%d co=%d -> %dx%d (%zu chunk(s) of %zu pixels%s): max rel err "
            "%.2e (tol 1e-5)\n",
            k, k, same ? "same" : "valid", relu ? " relu" : "", n, h, w, ci, co, d.ho, d.wo, chunks, chunk,
-           k == 1 && fer_wgemm_own_kernel(ci, co) ? ", own GEMM" : "", worst);
+           k == 1 && fer_own_gemm_packed_runs(ci, co) ? ", own GEMM" : "", worst);
     CHECK(worst < 1e-5);
     if (want_chunks) {
         /* The point of this shape: a chunk boundary inside an image. */

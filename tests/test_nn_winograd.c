@@ -18,7 +18,8 @@
    depend on it, bit for bit (a rerun, or a resume with another thread
    count, computes the same step). */
 #include "../src/nn/conv2d_winograd.h"
-#include "../src/nn/winograd_gemm.h"
+#include "../src/nn/conv_kernel_cache.h"
+#include "../src/nn/own_gemm.h"
 #include "check.h"
 #include "fer/nn.h"
 #include "fer/rng.h"
@@ -149,8 +150,8 @@ static void check(int n, int h, int w, int ci, int co, int same, int relu)
     printf("winograd 3x3 %s%s n=%d %dx%d ci=%d co=%d (%d output tiles, path %s, own GEMM %s): max rel err y "
            "%.1e, dx %.1e, dk %.1e, db %.1e (tol 1e-4)\n",
            same ? "same" : "valid", relu ? " relu" : "", n, h, w, ci, co, tiles,
-           fer_winograd_applies(&d) ? "winograd" : "im2col", fer_wgemm_own_kernel(ci, co) ? "yes" : "no", ey,
-           ex, ek, eb);
+           fer_winograd_applies(&d) ? "winograd" : "im2col", fer_own_gemm_packed_runs(ci, co) ? "yes" : "no",
+           ey, ex, ek, eb);
     CHECK(fer_winograd_applies(&d));
     CHECK(ey < 1e-4 && ex < 1e-4 && ek < 1e-4 && eb < 1e-4);
 

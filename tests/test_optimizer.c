@@ -17,7 +17,7 @@ static void test_sgd(int nesterov)
     double worst = 0;
     for (int step = 0; step < 5; step++) {
         double lr = fer_lr_at(&o, step, 0);
-        fer_optimizer_step(&o, p, g, v, NULL, 3, lr, step);
+        fer_optimizer_step(&o, p, g, &(fer_optimizer_state){.m = v}, 3, lr, step);
         for (int i = 0; i < 3; i++) { /* Keras: v = m v - lr g; p += nesterov ? m v - lr g : v */
             double gi = g[i] + 0.01 * rp[i];
             rv[i] = 0.9 * rv[i] - lr * gi;
@@ -37,7 +37,7 @@ static void test_adam(void)
     double rp[2] = {0.5, -0.25}, rm[2] = {0}, rv[2] = {0}, worst = 0;
     for (int step = 0; step < 6; step++) {
         double lr = fer_lr_at(&o, step, 0);
-        fer_optimizer_step(&o, p, g, m, v, 2, lr, step);
+        fer_optimizer_step(&o, p, g, &(fer_optimizer_state){m, v}, 2, lr, step);
         double t = step + 1, lr_t = lr * sqrt(1 - pow(0.999, t)) / (1 - pow(0.9, t));
         for (int i = 0; i < 2; i++) {
             rm[i] = 0.9 * rm[i] + 0.1 * g[i];

@@ -57,7 +57,9 @@ void fer_history_free(fer_history *h);
 
 typedef struct {
     const fer_model *model;
-    const float *slot0, *slot1; /* n_params each; slot1 may be NULL */
+    /* The datasets /optimizer/slot0 and slot1, named as they are stored:
+       fer_optimizer_state's m and v, n_params each; slot1 may be NULL. */
+    const float *slot0, *slot1;
     const fer_train_state *state;
     const fer_history *history;
     const char *config_yaml;
@@ -68,9 +70,10 @@ int fer_checkpoint_save(const char *path, const fer_checkpoint_out *c, fer_err *
 
 /* Loads into an initialized model of the same architecture (shapes checked,
    errors name layer and both shapes), the optimizer slots (n_params floats
-   each; slot1 may be NULL), the state and the history. config_yaml (may be
-   NULL) gets a malloc'd copy of the stored config. Any truncation or
-   corruption is an error naming the file. */
+   each: fer_optimizer_state's m into slot0, v into slot1, which may be
+   NULL), the state and the history. config_yaml (may be NULL) gets a
+   malloc'd copy of the stored config. Any truncation or corruption is an
+   error naming the file. */
 int fer_checkpoint_load(const char *path, fer_model *m, float *slot0, float *slot1, fer_train_state *state,
                         fer_history *history, char **config_yaml, fer_err *err);
 

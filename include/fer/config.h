@@ -8,6 +8,7 @@
 #define FER_CONFIG_H
 
 #include "fer/error.h"
+#include "fer/path.h"
 #include "fer/precision.h"
 
 #include <stdint.h>
@@ -16,7 +17,6 @@
 #define FER_MAX_PHASES 8
 #define FER_MAX_PHASE_EPOCHS 1000000 /* schedule.N.epochs */
 #define FER_NAME_LEN 64
-#define FER_PATH_LEN 512
 
 typedef enum { FER_OPT_SGD = 0, FER_OPT_ADAM = 1 } fer_opt_kind;
 
@@ -36,9 +36,12 @@ typedef struct {
     int epochs;                   /* >= 1 */
     char trainable[FER_NAME_LEN]; /* "all" or the first trainable layer's name */
     fer_optimizer_cfg optimizer;  /* inherits the top-level optimizer, then overrides */
-    unsigned optimizer_given;     /* bookkeeping of src/io/config.c: one bit per optimizer key the
-                                     phase sets itself; the others follow the top-level optimizer,
-                                     also after later --set overrides of it */
+    /* Private to the parser (src/io/config.c, config_schema.c), not part of
+       the contract: one bit per optimizer key the phase sets itself; the
+       others follow the top-level optimizer, also after later --set
+       overrides of it. It lives here because a fer_config is a plain value
+       that carries this between fer_config_load and fer_config_set. */
+    unsigned optimizer_given;
 } fer_phase_cfg;
 
 /* One value per line of the registry, include/fer/layer_kinds.def. */

@@ -113,8 +113,10 @@ void fer_blas_decide(const fer_cpu_features *cpu, const char *loaded_core, const
    is within float rounding (1e-4), 0 when the kernel computes wrong results. */
 int fer_blas_self_check(double *max_rel_err);
 
-/* Stage 1, the first thing main() calls: before MPI_Init, before the config
-   is read, before any BLAS call. argv is main's argv (NULL-terminated).
+/* Stage 1, the first thing main() calls, once per process: before MPI_Init,
+   before the config is read, before any BLAS call. argv is main's argv
+   (NULL-terminated). Commands that log it get desc from main (cli_setup in
+   src/cli/commands.h) rather than calling it again.
    Detects the CPU, decides (fer_blas_decide), and when it must switch sets
    OPENBLAS_CORETYPE and the markers and execv()s /proc/self/exe with the
    same argv: on success it does not return, and the new process calls it

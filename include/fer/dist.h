@@ -33,8 +33,6 @@ int fer_dist_any(const fer_dist *d, int flag);
 void fer_dist_bcast(const fer_dist *d, void *buf, size_t bytes, int root);
 /* A reducer for synchronized BatchNorm (NULL fn on one rank). */
 fer_reducer fer_dist_reducer(const fer_dist *d);
-/* Aborts every rank of the job (a rank hit an error the others cannot see). */
-void fer_dist_abort(const fer_dist *d, int code);
 
 /* Sets this rank's BLAS threads from distribution.threads (configured > 0)
    or from the cores it may use divided by the ranks of its node that share

@@ -7,7 +7,6 @@ enum { FER_LOG_QUIET = 0, FER_LOG_INFO = 1, FER_LOG_DEBUG = 2 };
 
 /* The level is process state set once by the CLI before any work starts. */
 void fer_log_set_level(int level);
-int fer_log_level(void);
 void fer_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define fer_info(...) fer_log(FER_LOG_INFO, __VA_ARGS__)

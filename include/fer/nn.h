@@ -42,12 +42,9 @@ void fer_conv2d_forward(float *y, const float *x, const float *k, const float *b
 /* The transformed form of a kernel that stays the same from one forward
    pass to the next (a frozen layer's): kept with a copy of the kernel it
    came from, so a forward transforms again only when the kernel differs
-   from the copy. Zero-initialize it; it owns its two buffers. */
-typedef struct {
-    float *k, *u;
-    size_t k_floats, u_floats;
-    int form; /* how u is laid out, private to the Winograd path */
-} fer_conv_kernel_cache;
+   from the copy. Zero-initialize it; it owns its buffers. Its contents are
+   private to src/nn (src/nn/conv_kernel_cache.h). */
+typedef struct fer_conv_kernel_cache fer_conv_kernel_cache;
 void fer_conv_kernel_cache_free(fer_conv_kernel_cache *c);
 /* fer_conv2d_forward that takes the transformed kernel from cache (NULL:
    none). Results are the same bits as without it. Where no transform

@@ -12,6 +12,14 @@
    warm-up factor (iteration + 1) / warmup_steps while iteration < warmup_steps. */
 double fer_lr_at(const fer_optimizer_cfg *o, long iteration, long warmup_steps);
 
+/* An optimizer's per-parameter state, one float per parameter in each
+   buffer: Adam's first and second moments m and v; SGD keeps its velocity
+   (momentum buffer) in m and leaves v alone (NULL where unallocated).
+   Checkpoints store m as /optimizer/slot0 and v as /optimizer/slot1. */
+typedef struct {
+    float *m, *v;
+} fer_optimizer_state;
+
 /* Does the optimizer keep a second buffer (Adam's v)? */
 int fer_optimizer_slots(const fer_optimizer_cfg *o);
 
@@ -19,9 +27,10 @@ int fer_optimizer_slots(const fer_optimizer_cfg *o);
    SGD:  v = momentum * v - lr * g;  p += nesterov ? momentum * v - lr * g : v
    Adam: t = iteration + 1; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
          p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
-   weight_decay adds weight_decay * p to g first (L2 regularization). */
-void fer_optimizer_step(const fer_optimizer_cfg *o, float *params, const float *grads, float *slot0,
-                        float *slot1, size_t count, double lr, long iteration);
+   weight_decay adds weight_decay * p to g first (L2 regularization). s
+   points at the state of these count parameters. */
+void fer_optimizer_step(const fer_optimizer_cfg *o, float *params, const float *grads,
+                        const fer_optimizer_state *s, size_t count, double lr, long iteration);
 
 /* The phase that epoch (0-based) falls in, and the phase's first epoch. */
 int fer_schedule_phase(const fer_config *c, int epoch, int *phase_first_epoch);

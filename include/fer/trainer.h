@@ -25,7 +25,7 @@ typedef struct {
     int epochs_done;
     double best_val_acc;
     double last_val_acc;
-    char checkpoint[1200]; /* the last checkpoint written */
+    char checkpoint[FER_FILE_PATH_LEN]; /* the last checkpoint written */
 } fer_train_result;
 
 int fer_train(const fer_train_opts *o, fer_train_result *r, fer_err *err);

@@ -206,8 +206,9 @@ static int preview(const augment_args *a)
     return write_grid(a, &c, (int)tiles, seed);
 }
 
-int cmd_augment(int argc, char **argv)
+int cmd_augment(int argc, char **argv, const cli_setup *setup)
 {
+    (void)setup; /* logs no setup */
     if (cli_wants_help(argc, argv)) {
         fputs(usage_text, stdout);
         return FER_EXIT_OK;

@@ -23,7 +23,8 @@ typedef struct {
     const char *config_path;
     int batch, steps, threads;
     int first_trainable; /* -1: the config has no frozen stage */
-    char blas[256], thread_desc[256];
+    const char *blas;    /* main's BLAS setup line */
+    char thread_desc[256];
     fer_products products;
     double peak_gflops, bf16_peak_gflops; /* the latter for bf16 products only */
     double rss_before_mib, rss_peak_mib;
@@ -205,7 +206,7 @@ static const char usage[] =
     "forces one (e.g. SkylakeX). FER_BF16_KERNEL=amx|avx512bf16|reference forces a\n"
     "bf16 kernel. tools/bench_compare runs this against PyTorch.\n";
 
-int cmd_bench(int argc, char **argv)
+int cmd_bench(int argc, char **argv, const cli_setup *setup)
 {
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
@@ -224,6 +225,7 @@ int cmd_bench(int argc, char **argv)
     if (o.n_positional > 0)
         return cli_usage("bench", "unexpected argument '%s'", o.positional[0]);
     bench_report r = {.config_path = o.config_path,
+                      .blas = setup->blas,
                       .batch = o.config.data.batch_size,
                       .steps = 5,
                       .threads = o.config.distribution.threads};
@@ -232,8 +234,7 @@ int cmd_bench(int argc, char **argv)
         (threads_s && (rc = parse_count(threads_s, "--threads", 0, &r.threads))))
         return rc;
     fer_err err;
-    if (fer_blas_setup(argv, r.blas, sizeof r.blas, &err) ||
-        fer_blas_set_threads(r.threads, 1, 0, r.thread_desc, sizeof r.thread_desc, &err))
+    if (fer_blas_set_threads(r.threads, 1, 0, r.thread_desc, sizeof r.thread_desc, &err))
         return cli_fail("%s", err.msg);
     r.rss_before_mib = max_rss_mib();
     fer_precision precision = o.config.precision;

@@ -661,8 +661,9 @@ static int check(fer_model *m, const check_args *a)
     return rc;
 }
 
-int cmd_check_reference(int argc, char **argv)
+int cmd_check_reference(int argc, char **argv, const cli_setup *setup)
 {
+    (void)setup; /* logs no setup */
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return FER_EXIT_OK;

@@ -63,7 +63,7 @@ static int run(const eval_args *a, const fer_dist *d)
                 for (int k = 0; k < cfg->model.classes; k++)
                     names[k] = data.ds.class_names[k];
                 fer_confusion c = {cfg->model.classes, names, r.confusion};
-                char title[256], prefix[1200];
+                char title[256], prefix[FER_FILE_PATH_LEN];
                 snprintf(title, sizeof title, "%s %s%s", a->checkpoint, cfg->data.test_usage,
                          data.ds.synthetic ? " (synthetic data set)" : "");
                 fer_confusion_print(stdout, &c, title);
@@ -76,7 +76,7 @@ static int run(const eval_args *a, const fer_dist *d)
                     snprintf(prefix, sizeof prefix, "%.*s/eval-%s", dir, slash ? a->checkpoint : ".",
                              cfg->data.test_usage);
                 }
-                char png[1210];
+                char png[FER_FILE_PATH_LEN + sizeof ".png"];
                 snprintf(png, sizeof png, "%s.png", prefix);
                 if (fer_confusion_write(&c, prefix, r.loss, &err) ||
                     fer_confusion_heatmap_png(&c, title, png, &err))
@@ -92,8 +92,9 @@ static int run(const eval_args *a, const fer_dist *d)
     return rc;
 }
 
-int cmd_eval(int argc, char **argv)
+int cmd_eval(int argc, char **argv, const cli_setup *setup)
 {
+    (void)setup; /* logs no setup */
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return FER_EXIT_OK;

@@ -180,8 +180,9 @@ static int run(const predict_args *a)
     return rc;
 }
 
-int cmd_predict(int argc, char **argv)
+int cmd_predict(int argc, char **argv, const cli_setup *setup)
 {
+    (void)setup; /* logs no setup */
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return FER_EXIT_OK;

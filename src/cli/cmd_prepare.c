@@ -75,8 +75,9 @@ static int load_input(fer_dataset *ds, const char *input, int skip_bad, long *sk
     return fer_dataset_read_csv(ds, input, skip_bad, skipped, err);
 }
 
-int cmd_prepare(int argc, char **argv)
+int cmd_prepare(int argc, char **argv, const cli_setup *setup)
 {
+    (void)setup; /* logs no setup */
     if (cli_wants_help(argc, argv)) {
         fputs(usage_text, stdout);
         return FER_EXIT_OK;

@@ -65,8 +65,9 @@ static void print_summary(const fer_model *m, const char *name)
     printf("Forward: %.3g GFLOP per image\n", fer_model_forward_flops(m) * 1e-9);
 }
 
-int cmd_summary(int argc, char **argv)
+int cmd_summary(int argc, char **argv, const cli_setup *setup)
 {
+    (void)setup; /* logs no setup */
     static const char usage[] =
         "usage: fer summary CONFIG [--set KEY=VALUE]...\n\n"
         "Prints the model of CONFIG as Keras's model.summary() does: every layer with\n"

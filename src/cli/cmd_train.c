@@ -2,7 +2,6 @@
 #include "commands.h"
 #include "options.h"
 
-#include "fer/cpu.h"
 #include "fer/dist.h"
 #include "fer/log.h"
 #include "fer/trainer.h"
@@ -48,7 +47,7 @@ static int report(const fer_dist *d, const fer_train_result *r, const fer_config
     return FER_EXIT_OK;
 }
 
-int cmd_train(int argc, char **argv)
+int cmd_train(int argc, char **argv, const cli_setup *setup)
 {
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
@@ -99,9 +98,8 @@ int cmd_train(int argc, char **argv)
     }
     if (dist.rank != 0)
         fer_log_set_level(FER_LOG_QUIET);
-    char blas_desc[256], threads_desc[256];
-    if (fer_blas_setup(argv, blas_desc, sizeof blas_desc, &err) ||
-        fer_dist_blas_threads(&dist, o->config.distribution.threads, threads_desc, sizeof threads_desc,
+    char threads_desc[256];
+    if (fer_dist_blas_threads(&dist, o->config.distribution.threads, threads_desc, sizeof threads_desc,
                               &err)) {
         fer_dist_finalize(&dist);
         free(o);
@@ -114,7 +112,7 @@ int cmd_train(int argc, char **argv)
                          .fresh_if_unreadable = fresh_if_unreadable,
                          .weights = weights,
                          .stop_after_steps = stop_steps,
-                         .blas_info = blas_desc};
+                         .blas_info = setup->blas};
     fer_train_result result;
     if (fer_train(&to, &result, &err)) {
         if (err.msg[0])

@@ -296,8 +296,9 @@ static int cmd_saliency(int argc, char **argv)
     return viz_main("saliency", argc, argv, flags, &a.checkpoint, &a.out, run_saliency, &a);
 }
 
-int cmd_viz(int argc, char **argv)
+int cmd_viz(int argc, char **argv, const cli_setup *setup)
 {
+    (void)setup; /* logs no setup */
     if (argc < 2 || cli_wants_help(argc, argv)) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? FER_EXIT_USAGE : FER_EXIT_OK;

@@ -74,6 +74,7 @@ int main(int argc, char **argv)
     fer_err err;
     if (fer_blas_setup(argv, blas_desc, sizeof blas_desc, &err))
         return cli_fail("%s", err.msg);
+    const cli_setup setup = {.blas = blas_desc};
     if (argc < 2) {
         print_help(stderr);
         return FER_EXIT_USAGE;
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < N_COMMANDS; i++)
                 if (!strcmp(argv[2], commands[i].name) && commands[i].run) {
                     char *args[] = {argv[2], "--help", NULL};
-                    return commands[i].run(2, args);
+                    return commands[i].run(2, args, &setup);
                 }
         }
         print_help(stdout);
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
             continue;
         if (!commands[i].run)
             return cli_fail("'%s' is not built yet in this version", name);
-        return commands[i].run(argc - 1, argv + 1);
+        return commands[i].run(argc - 1, argv + 1, &setup);
     }
     fprintf(stderr, "fer: '%s' is not a fer command (see 'fer help')\n", name);
     return FER_EXIT_USAGE;

@@ -1,6 +1,6 @@
 /* The vector width of OpenBLAS kernels by name (include/fer/cpu.h): what
    the kernel choice (blas_setup.c) and the Winograd GEMM choice
-   (src/nn/winograd_gemm.c) both read. */
+   (src/nn/own_gemm.c) both read. */
 #include "fer/cpu.h"
 
 #include <stddef.h>

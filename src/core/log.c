@@ -11,11 +11,6 @@ void fer_log_set_level(int level)
     log_level = level;
 }
 
-int fer_log_level(void)
-{
-    return log_level;
-}
-
 void fer_log(int level, const char *fmt, ...)
 {
     if (level > log_level)

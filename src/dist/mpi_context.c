@@ -98,11 +98,6 @@ fer_reducer fer_dist_reducer(const fer_dist *d)
     return r;
 }
 
-void fer_dist_abort(const fer_dist *d, int code)
-{
-    MPI_Abort(d->comm ? d->comm : MPI_COMM_WORLD, code);
-}
-
 int fer_dist_blas_threads(const fer_dist *d, int configured, char *desc, size_t desc_len, fer_err *err)
 {
     cpu_set_t mine, *all = malloc((size_t)d->local_size * sizeof *all);

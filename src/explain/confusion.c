@@ -1,5 +1,7 @@
 #include "fer/confusion.h"
 
+#include "fer/path.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -176,7 +178,7 @@ static int write_json(const fer_confusion *c, const char *path, double loss, fer
 
 int fer_confusion_write(const fer_confusion *c, const char *prefix, double loss, fer_err *err)
 {
-    char path[1200];
+    char path[FER_FILE_PATH_LEN + sizeof ".json"]; /* a prefix fer built, then an extension */
     snprintf(path, sizeof path, "%s.csv", prefix);
     if (write_csv(c, path, err))
         return FER_ERROR;

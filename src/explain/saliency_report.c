@@ -3,13 +3,12 @@
    sheet of all of them, and an HTML index. */
 #include "fer/explain.h"
 #include "fer/image.h"
+#include "fer/path.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 enum { NAME_CAP = 64, GAP = 12, MARGIN = 12, TEXT = 2 };
 
@@ -27,24 +26,6 @@ typedef struct {
     char (*names)[3][NAME_CAP]; /* file names of each cell */
 } report;
 
-static int make_dirs(const char *dir, fer_err *err)
-{
-    char path[1024];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return fer_fail(err, "%s: path too long", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return fer_fail(err, "%s: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return fer_fail(err, "%s: %s", path, strerror(errno));
-    return FER_OK;
-}
-
 /* "Happy" -> "happy"; anything but letters and digits becomes '_'. */
 static void file_stem(char *out, size_t cap, const char *name)
 {
@@ -57,7 +38,7 @@ static void file_stem(char *out, size_t cap, const char *name)
 static int write_scaled(const report *r, const char *name, const uint8_t *rgb, fer_err *err)
 {
     int tile = r->size * r->o->scale;
-    char path[1200];
+    char path[FER_FILE_PATH_LEN];
     snprintf(path, sizeof path, "%s/%s", r->o->out_dir, name);
     fer_canvas c;
     if (fer_canvas_init(&c, tile, tile, 0, err))
@@ -189,7 +170,7 @@ static void name_files(report *r)
 
 static int finish(report *r, fer_err *err)
 {
-    char path[1200];
+    char path[FER_FILE_PATH_LEN];
     snprintf(path, sizeof path, "%s/overview.png", r->o->out_dir);
     if (fer_canvas_write_png(&r->sheet, path, err))
         return FER_ERROR;
@@ -207,7 +188,7 @@ int fer_saliency_report(fer_model *m, const fer_saliency_report_opts *o, const u
                         o->per_class, o->scale);
     if (o->layer < 0 || o->layer >= m->n_layers)
         return fer_fail(err, "saliency report: layer index %d outside 0..%d", o->layer, m->n_layers - 1);
-    if (make_dirs(o->out_dir, err))
+    if (fer_make_dirs(o->out_dir, err))
         return FER_ERROR;
     report r = {.m = m, .o = o, .size = size, .k = k};
     int *picks = malloc((size_t)k * o->per_class * sizeof *picks);

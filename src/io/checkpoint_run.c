@@ -2,6 +2,7 @@
    best.h5, pruning to the newest keep_last, and finding the newest valid
    checkpoint after a crash. */
 #include "fer/checkpoint.h"
+#include "fer/path.h"
 
 #include "atomic_file.h"
 
@@ -30,27 +31,6 @@ static int parse_ckpt_name(const char *name, int *epoch, long *step)
     if (sscanf(name, "ckpt-%d-%ld.h5%n", epoch, step, &used) != 2 || used == 0 || name[used] != '\0')
         return 0;
     return *epoch >= 0 && *step >= 0;
-}
-
-/* mkdir -p. */
-static int make_dirs(const char *dir, fer_err *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return fer_fail(err, "%s: cannot create directory: %s", path, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return fer_fail(err, "%s: cannot create directory: %s", path, strerror(errno));
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return fer_fail(err, "%s: not a directory", path);
-    return FER_OK;
 }
 
 typedef struct {
@@ -129,7 +109,7 @@ static int prune(const char *run_dir, int keep_last, const char *written, fer_er
 int fer_checkpoint_save_run(const char *run_dir, const fer_checkpoint_out *c, int is_best, int keep_last,
                             char *written, size_t written_cap, fer_err *err)
 {
-    if (make_dirs(run_dir, err) != FER_OK)
+    if (fer_make_dirs(run_dir, err) != FER_OK)
         return FER_ERROR;
     char path[4096], pointer[4096], text[300];
     fer_checkpoint_name(path, sizeof path, run_dir, c->state->epoch, c->state->step_in_epoch);

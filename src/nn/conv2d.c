@@ -9,19 +9,19 @@
    x itself, viewed as (n*h*w) x ci, is the column matrix. 3x3 convolutions
    with enough channels take the Winograd F(6x6, 3x3) path
    (conv2d_winograd.c) instead, which needs 5 times fewer FLOPs. Where the
-   Winograd products would use fer's own AVX-512 GEMM (winograd_gemm.h), a
+   Winograd products would use fer's own AVX-512 GEMM (own_gemm.h), a
    1x1 convolution's forward and input gradient use it too, on a kernel
    packed into the scratch for the call: with a preset
    OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU, conv2d_2's forward went
-   3.9 -> 2.1 ms per batch of 32. Its kernel gradient takes fer_wgemm_tn
+   3.9 -> 2.1 ms per batch of 32. Its kernel gradient takes fer_own_gemm_at_b
    where that runs. */
 #include "fer/nn.h"
 
 #include "conv2d_direct.h"
 #include "conv2d_im2col.h"
 #include "conv2d_winograd.h"
+#include "own_gemm.h"
 #include "team.h"
-#include "winograd_gemm.h"
 
 #include <cblas.h>
 #include <stdatomic.h>
@@ -220,18 +220,18 @@ static const float *columns(float *slot, const float *x, const fer_conv_dims *d,
     return slot;
 }
 
-/* Packs a 1x1 kernel (ci x co) into dst as fer_wgemm_packed's B: the kernel
+/* Packs a 1x1 kernel (ci x co) into dst as fer_own_gemm_packed's B: the kernel
    itself for the forward, or its transpose (co x ci) for the input
    gradient. Returns dst, or NULL when the own GEMM does not run for that
    product. */
 static const float *pack_pointwise(float *dst, const float *k, const fer_conv_dims *d, int transposed)
 {
     int rows = transposed ? d->co : d->ci, cols = transposed ? d->ci : d->co;
-    if (!is_pointwise(d) || !fer_wgemm_own_kernel(rows, cols))
+    if (!is_pointwise(d) || !fer_own_gemm_packed_runs(rows, cols))
         return NULL;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++)
-            dst[fer_wgemm_packed_at(r, c, cols, rows)] =
+            dst[fer_own_gemm_packed_at(r, c, cols, rows)] =
                 transposed ? k[(size_t)c * d->co + r] : k[(size_t)r * d->co + c];
     return dst;
 }
@@ -262,7 +262,7 @@ static void forward_worker(void *ctx, int worker, int workers)
         const float *col = columns(slot, j->x, d, p0, m);
         float *yc = j->y + p0 * d->co;
         if (j->packed)
-            fer_wgemm_packed(yc, (size_t)d->co, col, (size_t)K, j->packed, (int)m, d->co, K);
+            fer_own_gemm_packed(yc, (size_t)d->co, col, (size_t)K, j->packed, (int)m, d->co, K);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, d->co, K, 1.0f, col, K, j->k,
                         d->co, 0.0f, yc, d->co);
@@ -280,7 +280,7 @@ void fer_conv2d_forward_cached(float *y, const float *x, const float *k, const f
                                const fer_conv_dims *d, int relu, float *scratch, fer_conv_kernel_cache *cache)
 {
     if (fer_winograd_applies(d)) {
-        fer_winograd_forward(y, x, k, b, d, relu, 0, scratch, cache);
+        fer_winograd_forward(y, x, k, d, &(fer_winograd_epilogue){.bias = b, .relu = relu}, scratch, cache);
         return;
     }
     if (fer_conv_direct_applies(d)) {
@@ -338,7 +338,7 @@ typedef struct {
     const float *dy, *x;
     const fer_conv_dims *d;
     float *scratch;
-    int own_tn; /* fer_wgemm_tn rather than OpenBLAS (1x1 only) */
+    int own_at_b; /* fer_own_gemm_at_b rather than OpenBLAS (1x1 only) */
 } kernel_grad_job;
 
 /* Output channels per kernel-gradient block: DK_BLOCKS blocks of a multiple
@@ -366,9 +366,9 @@ static void kernel_grad_worker(void *ctx, int worker, int workers)
         const float *col = columns(slot, j->x, d, p0, m);
         for (int blk = b0; blk < b1; blk++) {
             int c0 = blk * bw, nb = d->co - c0 < bw ? d->co - c0 : bw;
-            if (j->own_tn)
-                fer_wgemm_tn(j->dk + c0, (size_t)d->co, col, (size_t)K, j->dy + p0 * d->co + c0,
-                             (size_t)d->co, K, nb, (int)m, p0 > 0);
+            if (j->own_at_b)
+                fer_own_gemm_at_b(j->dk + c0, (size_t)d->co, col, (size_t)K, j->dy + p0 * d->co + c0,
+                                  (size_t)d->co, K, nb, (int)m, p0 > 0);
             else
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, nb, (int)m, 1.0f, col, K,
                             j->dy + p0 * d->co + c0, d->co, p0 == 0 ? 0.0f : 1.0f, j->dk + c0, d->co);
@@ -398,8 +398,8 @@ static void pointwise_dx_worker(void *ctx, int worker, int workers)
             return;
         size_t m = total - p0 < chunk ? total - p0 : chunk;
         if (j->packed)
-            fer_wgemm_packed(j->dx + p0 * d->ci, (size_t)d->ci, j->dy + p0 * d->co, (size_t)d->co, j->packed,
-                             (int)m, d->ci, d->co);
+            fer_own_gemm_packed(j->dx + p0 * d->ci, (size_t)d->ci, j->dy + p0 * d->co, (size_t)d->co,
+                                j->packed, (int)m, d->ci, d->co);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, d->ci, d->co, 1.0f,
                         j->dy + p0 * d->co, d->co, j->k, d->co, 0.0f, j->dx + p0 * d->ci, d->ci);
@@ -457,7 +457,8 @@ int fer_conv2d_pool_fusable(const fer_conv_dims *d)
 void fer_conv2d_forward_pooled(float *y, const float *x, const float *k, const float *b,
                                const fer_conv_dims *d, int relu, float *scratch, fer_conv_kernel_cache *cache)
 {
-    fer_winograd_forward(y, x, k, b, d, relu, 1, scratch, cache);
+    fer_winograd_forward(y, x, k, d, &(fer_winograd_epilogue){.bias = b, .relu = relu, .pool = 1}, scratch,
+                         cache);
 }
 
 /* dy masked and summed (db) first; then dk = col^T dy and dx, each in its
@@ -475,7 +476,7 @@ void fer_conv2d_backward(float *dx, float *dk, float *db, float *dy, const float
         memset(dk, 0, patch_floats(d) * d->co * sizeof *dk);
     if (dk && total > 0) {
         kernel_grad_job j = {.dk = dk, .dy = dy, .x = x, .d = d, .scratch = scratch};
-        j.own_tn = is_pointwise(d) && d->co % 16 == 0 && fer_wgemm_own_tn(d->ci, dk_block(d));
+        j.own_at_b = is_pointwise(d) && d->co % 16 == 0 && fer_own_gemm_at_b_runs(d->ci, dk_block(d));
         size_t blocks = (size_t)(d->co + dk_block(d) - 1) / dk_block(d);
         fer_team_run(team_for(blocks, is_pointwise(d) ? blocks : slot_count(d)), kernel_grad_worker, &j);
     }

@@ -23,9 +23,10 @@
    small vector functions whose restrict arguments let them vectorize. */
 #include "conv2d_winograd.h"
 
+#include "conv_kernel_cache.h"
+#include "own_gemm.h"
 #include "team.h"
 #include "vector_clones.h"
-#include "winograd_gemm.h"
 
 #include <cblas.h>
 #include <stdatomic.h>
@@ -78,8 +79,21 @@ typedef struct {
 
 /* How a correlation's transformed kernel u is laid out, per element: as
    the GEMM's B (cin x cout), as its transpose (the flipped kernel of the
-   input gradient, cout x cin), or in fer_wgemm's packed panels of B. */
+   input gradient, cout x cin), or in fer_own_gemm's packed panels of B. */
 typedef enum { KERNEL_PLAIN, KERNEL_TRANSPOSED, KERNEL_PACKED } kernel_form;
+
+/* Which kernel a transform reads: k itself (the forward), or k rotated by
+   180 degrees with its channels swapped (the input gradient). */
+typedef enum { KERNEL_AS_IS = 0, KERNEL_FLIPPED = 1 } kernel_orientation;
+
+/* What a correlation does with each output tile as it stores it: add bias
+   (NULL: none), then ReLU; or, for the input gradient, mask_old: a value
+   lands only where the output holds a positive one (see output_tile); pool:
+   2x2 max pooling of the result (output_tile_pooled). */
+typedef struct {
+    const float *bias;
+    int relu, mask_old, pool;
+} tile_output;
 
 int fer_winograd_applies(const fer_conv_dims *d)
 {
@@ -352,7 +366,7 @@ typedef struct {
     const float *in;
     size_t count;
     int flip;
-    int pack;      /* write u in fer_wgemm's packed form */
+    int pack;      /* write u in fer_own_gemm's packed form */
     int cin, cout; /* the flat block is cin x cout */
 } kernel_job;
 
@@ -368,16 +382,16 @@ static void pack_run(float *dst, const float *src, size_t p, int len, const kern
         int r = (int)((p + (size_t)i) / (size_t)cols), c = (int)((p + (size_t)i) % (size_t)cols);
         int seg = len - i < cols - c ? len - i : cols - c;
         if (j->flip) { /* down one panel column: a stride of the panel's width */
-            size_t at = fer_wgemm_packed_at(c, r, j->cin, j->cout);
-            size_t stride = fer_wgemm_packed_at(c + 1, r, j->cin, j->cout) - at;
+            size_t at = fer_own_gemm_packed_at(c, r, j->cin, j->cout);
+            size_t stride = fer_own_gemm_packed_at(c + 1, r, j->cin, j->cout) - at;
             for (int t = 0; t < seg; t++)
                 dst[at + (size_t)t * stride] = src[i + t];
             i += seg;
             continue;
         }
         while (seg > 0) {
-            int left = FER_WGEMM_PANEL - c % FER_WGEMM_PANEL, run = left < seg ? left : seg;
-            memcpy(dst + fer_wgemm_packed_at(r, c, j->cout, j->cin), src + i, (size_t)run * sizeof *dst);
+            int left = FER_OWN_GEMM_PANEL - c % FER_OWN_GEMM_PANEL, run = left < seg ? left : seg;
+            memcpy(dst + fer_own_gemm_packed_at(r, c, j->cout, j->cin), src + i, (size_t)run * sizeof *dst);
             c += run;
             i += run;
             seg -= run;
@@ -456,14 +470,14 @@ FER_VECTOR_CLONES static void kernel_gradient_worker(void *ctx, int worker, int 
 }
 
 /* Transforms k (flipped for the input gradient) into u for a correlation
-   over g, packed when fer_wgemm takes g's products, and returns the form
+   over g, packed when fer_own_gemm takes g's products, and returns the form
    it wrote. Shared out by blocks: each output float depends on its own
    column of the kernel only. */
 static kernel_form kernel_transform(float *u, const float *k, const fer_conv_dims *d, const wino_grid *g,
-                                    int flip)
+                                    kernel_orientation flip)
 {
     size_t count = (size_t)d->ci * d->co;
-    int pack = fer_wgemm_own_kernel(g->cin, g->cout);
+    int pack = fer_own_gemm_packed_runs(g->cin, g->cout);
     kernel_job j = {
         .out = u, .in = k, .count = count, .flip = flip, .pack = pack, .cin = d->ci, .cout = d->co};
     fer_team_run(fer_team_for(count, KERNEL_MIN_EACH), kernel_transform_worker, &j);
@@ -667,14 +681,13 @@ FER_VECTOR_CLONES static void gradient_tile(float *w, size_t stride, const float
 
 typedef struct {
     float *out;
-    const float *in, *u, *bias, *zero;
+    const float *in, *u, *zero;
     const float *k; /* fused: the raw kernel, transformed row by row (u unused) */
     int flip;       /* fused: k flipped, for the input gradient */
     float *own_u;   /* fused: 4 x cin x cout floats per worker, in the scratch's u */
     const wino_grid *g;
     kernel_form form;
-    int relu, mask_old;
-    int pool; /* out is the 2x2 max pooling of the output (output_tile_pooled) */
+    tile_output put;
     float *region;
     size_t chunk;           /* tiles per chunk */
     size_t block;           /* floats per element block */
@@ -703,8 +716,8 @@ FER_VECTOR_CLONES static void kernel_row(float *tmp, const float *k, int a, size
 FER_VECTOR_CLONES static void kernel_element_flipped(float *u, const float *tmp, int b, const kernel_job *kj)
 {
     const size_t count = kj->count;
-    const int cin = kj->cin, cout = kj->cout, P = FER_WGEMM_PANEL;
-    float blk[FER_WGEMM_PANEL][FER_WGEMM_PANEL];
+    const int cin = kj->cin, cout = kj->cout, P = FER_OWN_GEMM_PANEL;
+    float blk[FER_OWN_GEMM_PANEL][FER_OWN_GEMM_PANEL];
     for (int i0 = 0; i0 < cin; i0 += P) {
         int w = cin - i0 < P ? cin - i0 : P;
         for (int o0 = 0; o0 < cout; o0 += P) {
@@ -714,7 +727,7 @@ FER_VECTOR_CLONES static void kernel_element_flipped(float *u, const float *tmp,
                 g_row(blk[r], tmp + at, tmp + count + at, tmp + 2 * count + at, b, h);
             }
             for (int c = 0; c < h; c++) {
-                float *dst = u + fer_wgemm_packed_at(o0 + c, i0, cin, cout);
+                float *dst = u + fer_own_gemm_packed_at(o0 + c, i0, cin, cout);
                 for (int r = 0; r < w; r++)
                     dst[r] = blk[r][c];
             }
@@ -758,8 +771,8 @@ static void correlate_row(const correlate_job *j, float *s, int a, size_t nt, in
         }
         int trans = j->form == KERNEL_TRANSPOSED;
         if (j->form == KERNEL_PACKED)
-            fer_wgemm_packed(s + first * j->block, (size_t)g->cout, v, (size_t)g->cin, u, (int)nt, g->cout,
-                             g->cin);
+            fer_own_gemm_packed(s + first * j->block, (size_t)g->cout, v, (size_t)g->cin, u, (int)nt, g->cout,
+                                g->cin);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, trans ? CblasTrans : CblasNoTrans, (int)nt, g->cout,
                         g->cin, 1.0f, v, g->cin, u, trans ? g->cin : g->cout, 0.0f, s + first * j->block,
@@ -787,12 +800,12 @@ static void correlate_chunk(const correlate_job *j, float *s, size_t t0, size_t 
     if (sync)
         fer_team_barrier_wait(sync);
     for (size_t t = lo; t < hi; t++) {
-        if (j->pool)
-            output_tile_pooled(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias,
-                               j->relu);
+        if (j->put.pool)
+            output_tile_pooled(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->put.bias,
+                               j->put.relu);
         else
-            output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->bias, j->relu,
-                        j->mask_old);
+            output_tile(j->out, s + t * g->cout, rstride, j->block, g, tile_at(g, t0 + t), j->put.bias,
+                        j->put.relu, j->put.mask_old);
     }
     if (sync)
         fer_team_barrier_wait(sync); /* the next chunk's tiles overwrite these products */
@@ -815,7 +828,8 @@ static void own_worker(void *ctx, int worker, int workers)
         size_t t0 = atomic_fetch_add(&j->next, j->chunk);
         if (t0 >= j->g->tiles)
             return;
-        correlate_chunk(j, s, t0, j->g->tiles - t0 < j->chunk ? j->g->tiles - t0 : j->chunk, 0, 1, NULL);
+        size_t nt = j->g->tiles - t0 < j->chunk ? j->g->tiles - t0 : j->chunk;
+        correlate_chunk(j, s, t0, nt, 0, 1, NULL); /* alone: worker 0 of 1, no barrier */
     }
 }
 
@@ -838,13 +852,12 @@ typedef struct {
    the own GEMM, which takes the kernel packed. */
 static int fused_kernel(const wino_grid *g, const wino_space *s)
 {
-    return s->shared && g->tiles <= 2 * s->chunk && fer_wgemm_own_kernel(g->cin, g->cout);
+    return s->shared && g->tiles <= 2 * s->chunk && fer_own_gemm_packed_runs(g->cin, g->cout);
 }
 
-/* out = correlate(in, kernel) over g. bias NULL: none. mask_old: see
-   output_tile; pool: output_tile_pooled. */
-static void correlate(float *out, const float *in, const wino_grid *g, kernel_src kern, const float *bias,
-                      int relu, int mask_old, int pool, const wino_space *s)
+/* out = correlate(in, kernel) over g, stored as put says. */
+static void correlate(float *out, const float *in, const wino_grid *g, kernel_src kern,
+                      const tile_output *put, const wino_space *s)
 {
     size_t workers = (size_t)fer_team_size(), chunks = (g->tiles + s->chunk - 1) / s->chunk;
     size_t most = s->shared ? TILE : SLOTS; /* an element row or a slot each */
@@ -860,13 +873,10 @@ static void correlate(float *out, const float *in, const wino_grid *g, kernel_sr
                        .k = kern.k,
                        .flip = kern.flip,
                        .own_u = s->u,
-                       .bias = bias,
                        .zero = s->zero,
                        .g = g,
                        .form = kern.k ? KERNEL_PACKED : kern.form,
-                       .relu = relu,
-                       .mask_old = mask_old,
-                       .pool = pool,
+                       .put = *put,
                        .region = s->region,
                        .chunk = s->chunk,
                        .block = block_stride(s->chunk * (size_t)(g->cin > g->cout ? g->cin : g->cout)),
@@ -901,12 +911,12 @@ static int cached_kernel(fer_conv_kernel_cache *c, const float *k, const fer_con
         c->u_floats = uf;
     }
     memcpy(c->k, k, kf * sizeof *k);
-    c->form = (int)kernel_transform(c->u, k, d, g, 0);
+    c->form = (int)kernel_transform(c->u, k, d, g, KERNEL_AS_IS);
     return 1;
 }
 
-void fer_winograd_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
-                          int relu, int pool, float *scratch, fer_conv_kernel_cache *cache)
+void fer_winograd_forward(float *y, const float *x, const float *k, const fer_conv_dims *d,
+                          const fer_winograd_epilogue *ep, float *scratch, fer_conv_kernel_cache *cache)
 {
     wino_space s = space_at(scratch, d);
     wino_grid g = grid_of(d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->pad);
@@ -914,8 +924,8 @@ void fer_winograd_forward(float *y, const float *x, const float *k, const float 
     if (cache && cached_kernel(cache, k, d, &g))
         kern = (kernel_src){.u = cache->u, .form = (kernel_form)cache->form};
     else if (!fused_kernel(&g, &s))
-        kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, 0)};
-    correlate(y, x, &g, kern, b, relu, 0, pool, &s);
+        kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, KERNEL_AS_IS)};
+    correlate(y, x, &g, kern, &(tile_output){.bias = ep->bias, .relu = ep->relu, .pool = ep->pool}, &s);
 }
 
 /* ---- the kernel-gradient pass -------------------------------------------------
@@ -931,7 +941,7 @@ typedef struct {
     const wino_grid *g;
     float *region;
     size_t chunk;
-    int own_tn;             /* fer_wgemm_tn rather than OpenBLAS */
+    int own_at_b;           /* fer_own_gemm_at_b rather than OpenBLAS */
     fer_team_barrier *sync; /* NULL for a team of one */
 } kernel_grad_job;
 
@@ -957,9 +967,9 @@ static void kernel_grad_worker(void *ctx, int worker, int workers)
         if (j->sync)
             fer_team_barrier_wait(j->sync);
         for (size_t e = TILE * r0; e < TILE * r1; e++) {
-            if (j->own_tn)
-                fer_wgemm_tn(j->du + e * uel, (size_t)g->cout, v + e * vstride, (size_t)g->cin,
-                             w + e * wstride, (size_t)g->cout, g->cin, g->cout, (int)nt, t0 > 0);
+            if (j->own_at_b)
+                fer_own_gemm_at_b(j->du + e * uel, (size_t)g->cout, v + e * vstride, (size_t)g->cin,
+                                  w + e * wstride, (size_t)g->cout, g->cin, g->cout, (int)nt, t0 > 0);
             else
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->cin, g->cout, (int)nt, 1.0f,
                             v + e * vstride, g->cin, w + e * wstride, g->cout, t0 == 0 ? 0.0f : 1.0f,
@@ -990,7 +1000,7 @@ static void kernel_grad_pass(float *dk, const float *dy, const float *x, const f
                          .g = &g,
                          .region = s->region,
                          .chunk = s->grad_chunk,
-                         .own_tn = fer_wgemm_own_tn(d->ci, d->co),
+                         .own_at_b = fer_own_gemm_at_b_runs(d->ci, d->co),
                          .sync = workers > 1 ? &sync : NULL};
     fer_team_run(workers, kernel_grad_worker, &j);
     kernel_gradient(dk, s->u, uel);
@@ -1007,7 +1017,7 @@ void fer_winograd_backward(float *dx, float *dk, const float *dy, const float *x
         wino_grid g = grid_of(d->n, d->ho, d->wo, d->co, d->h, d->w, d->ci, 2 - d->pad);
         kernel_src kern = {.k = k, .flip = 1};
         if (!fused_kernel(&g, &s))
-            kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, 1)};
-        correlate(dx, dy, &g, kern, NULL, 0, dx_mask, 0, &s);
+            kern = (kernel_src){.u = s.u, .form = kernel_transform(s.u, k, d, &g, KERNEL_FLIPPED)};
+        correlate(dx, dy, &g, kern, &(tile_output){.mask_old = dx_mask}, &s);
     }
 }

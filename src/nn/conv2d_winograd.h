@@ -15,10 +15,17 @@ int fer_winograd_applies(const fer_conv_dims *d);
 /* Scratch floats the two functions below need. */
 size_t fer_winograd_scratch_floats(const fer_conv_dims *d);
 
-/* y = act(conv(x, k) + b), with k's transform from cache (NULL: none);
-   with pool set, y = maxpool2(act(conv(x, k) + b)) instead. */
-void fer_winograd_forward(float *y, const float *x, const float *k, const float *b, const fer_conv_dims *d,
-                          int relu, int pool, float *scratch, fer_conv_kernel_cache *cache);
+/* What the forward does to conv(x, k) before it stores it. */
+typedef struct {
+    const float *bias; /* added per output channel; NULL: none */
+    int relu;          /* then max(0, .) */
+    int pool;          /* then 2x2 max pooling: y is half the size */
+} fer_winograd_epilogue;
+
+/* y = the epilogue of conv(x, k), with k's transform from cache (NULL:
+   none). */
+void fer_winograd_forward(float *y, const float *x, const float *k, const fer_conv_dims *d,
+                          const fer_winograd_epilogue *ep, float *scratch, fer_conv_kernel_cache *cache);
 
 /* dx (may be NULL) = input gradient, dk (may be NULL) = kernel gradient,
    both overwritten, from dy already masked by the ReLU. dk comes first, so

@@ -6,6 +6,8 @@
 
 #include "fer/model.h"
 
+#include "conv_kernel_cache.h"
+
 #include <stdint.h>
 
 struct fer_model_batch {

@@ -46,15 +46,15 @@ static double median(const double *v, int n, int stride, double *tmp)
 }
 
 /* What one run needs besides the model: the synthetic batch, optimizer
-   slots and per-step timings. One owner, freed together. */
+   state and per-step timings. One owner, freed together. */
 typedef struct {
     float *x;
     int *labels;
     int64_t *ids;
-    float *slot0, *slot1;
-    double *step_seconds;  /* steps */
-    double *layer_seconds; /* steps x 2 n_layers */
-    double *tmp;           /* steps, for medians */
+    fer_optimizer_state opt; /* n_params each */
+    double *step_seconds;    /* steps */
+    double *layer_seconds;   /* steps x 2 n_layers */
+    double *tmp;             /* steps, for medians */
 } bench_buffers;
 
 static void buffers_free(bench_buffers *b)
@@ -62,8 +62,8 @@ static void buffers_free(bench_buffers *b)
     free(b->x);
     free(b->labels);
     free(b->ids);
-    free(b->slot0);
-    free(b->slot1);
+    free(b->opt.m);
+    free(b->opt.v);
     free(b->step_seconds);
     free(b->layer_seconds);
     free(b->tmp);
@@ -77,12 +77,12 @@ static int buffers_init(bench_buffers *b, const fer_model *m, const fer_bench_cf
     b->x = malloc(in * sizeof *b->x);
     b->labels = malloc((size_t)c->batch * sizeof *b->labels);
     b->ids = malloc((size_t)c->batch * sizeof *b->ids);
-    b->slot0 = calloc(m->n_params, sizeof *b->slot0);
-    b->slot1 = calloc(m->n_params, sizeof *b->slot1);
+    b->opt.m = calloc(m->n_params, sizeof *b->opt.m);
+    b->opt.v = calloc(m->n_params, sizeof *b->opt.v);
     b->step_seconds = malloc((size_t)c->steps * sizeof *b->step_seconds);
     b->layer_seconds = calloc((size_t)c->steps * per_step, sizeof *b->layer_seconds);
     b->tmp = malloc((size_t)c->steps * sizeof *b->tmp);
-    if (!b->x || !b->labels || !b->ids || !b->slot0 || !b->slot1 || !b->step_seconds || !b->layer_seconds ||
+    if (!b->x || !b->labels || !b->ids || !b->opt.m || !b->opt.v || !b->step_seconds || !b->layer_seconds ||
         !b->tmp)
         return FER_ERROR;
     uint64_t key = fer_key(c->seed, FER_STREAM_SYNTHETIC, 0, 0);
@@ -112,8 +112,9 @@ static void bench_step(fer_model *m, fer_bench_mode mode, const fer_bench_cfg *c
     fer_model_loss(m, b->labels, NULL, c->batch, c->batch, NULL, NULL);
     fer_model_backward(m, &pass, NULL);
     size_t off = m->trainable_offset;
-    fer_optimizer_step(&c->optimizer, m->params + off, m->grads + off, b->slot0 + off, b->slot1 + off,
-                       m->n_params - off, c->optimizer.lr, step);
+    fer_optimizer_state trained = {b->opt.m + off, b->opt.v + off};
+    fer_optimizer_step(&c->optimizer, m->params + off, m->grads + off, &trained, m->n_params - off,
+                       c->optimizer.lr, step);
 }
 
 int fer_bench_run(fer_model *m, fer_bench_mode mode, const fer_bench_cfg *c, fer_bench_result *r,

@@ -1,17 +1,43 @@
 #include "fer/metrics_log.h"
 
+#include "fer/path.h"
+
+#include "../io/atomic_file.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
+/* The temporary name of a rewrite of path: fixed, not per process, since
+   only the holder of the run lock writes these files, and a rewrite after a
+   crash replaces what the crash left. */
+static int tmp_name(char *tmp, size_t cap, const char *path, fer_err *err)
+{
+    if (snprintf(tmp, cap, "%s.tmp", path) >= (int)cap)
+        return fer_fail(err, "%s: path too long", path);
+    return FER_OK;
+}
+
+/* Closes out (written to tmp) and puts tmp in place of path, durably. */
+static int commit(FILE *out, const char *tmp, const char *path, fer_err *err)
+{
+    if (fclose(out) != 0) {
+        int saved = errno;
+        remove(tmp);
+        return fer_fail(err, "%s: %s", tmp, strerror(saved));
+    }
+    return fer_atomic_commit(tmp, path, err);
+}
+
 /* Keeps the header and the rows up to global step `last` (third column). */
 static int truncate_steps(const char *path, long last, fer_err *err)
 {
+    char tmp[FER_FILE_PATH_LEN], line[512];
+    if (tmp_name(tmp, sizeof tmp, path, err))
+        return FER_ERROR;
     FILE *in = fopen(path, "r");
     if (!in)
         return FER_OK;
-    char tmp[1300], line[512];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *out = fopen(tmp, "w");
     if (!out) {
         fclose(in);
@@ -24,14 +50,12 @@ static int truncate_steps(const char *path, long last, fer_err *err)
             fputs(line, out);
     }
     fclose(in);
-    if (fclose(out) != 0 || rename(tmp, path) != 0)
-        return fer_fail(err, "%s: %s", path, strerror(errno));
-    return FER_OK;
+    return commit(out, tmp, path, err);
 }
 
 int fer_steps_open(FILE **f, const char *run_dir, long resumed_step, fer_err *err)
 {
-    char path[1200];
+    char path[FER_FILE_PATH_LEN];
     snprintf(path, sizeof path, "%s/steps.csv", run_dir);
     struct stat st;
     int fresh = stat(path, &st) != 0 || st.st_size == 0;
@@ -54,9 +78,10 @@ void fer_steps_append(FILE *f, int epoch, long step, long global_step, int phase
 
 int fer_epochs_write(const char *run_dir, const fer_history *h, fer_err *err)
 {
-    char path[1200], tmp[1300];
+    char path[FER_FILE_PATH_LEN], tmp[FER_FILE_PATH_LEN];
     snprintf(path, sizeof path, "%s/epochs.csv", run_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (tmp_name(tmp, sizeof tmp, path, err))
+        return FER_ERROR;
     FILE *f = fopen(tmp, "w");
     if (!f)
         return fer_fail(err, "%s: %s", tmp, strerror(errno));
@@ -66,7 +91,5 @@ int fer_epochs_write(const char *run_dir, const fer_history *h, fer_err *err)
         fprintf(f, "%d,%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f\n", r->epoch, r->phase, r->lr, r->train_loss,
                 r->train_acc, r->val_loss, r->val_acc, r->seconds);
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return fer_fail(err, "%s: %s", path, strerror(errno));
-    return FER_OK;
+    return commit(f, tmp, path, err);
 }

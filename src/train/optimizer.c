@@ -40,13 +40,13 @@ static void adam_step(const fer_optimizer_cfg *o, float *p, const float *g, floa
     }
 }
 
-void fer_optimizer_step(const fer_optimizer_cfg *o, float *params, const float *grads, float *slot0,
-                        float *slot1, size_t count, double lr, long iteration)
+void fer_optimizer_step(const fer_optimizer_cfg *o, float *params, const float *grads,
+                        const fer_optimizer_state *s, size_t count, double lr, long iteration)
 {
     if (o->name == FER_OPT_ADAM)
-        adam_step(o, params, grads, slot0, slot1, count, lr, iteration);
+        adam_step(o, params, grads, s->m, s->v, count, lr, iteration);
     else
-        sgd_step(o, params, grads, slot0, count, (float)lr);
+        sgd_step(o, params, grads, s->m, count, (float)lr);
 }
 
 int fer_schedule_phase(const fer_config *c, int epoch, int *phase_first_epoch)

@@ -9,24 +9,23 @@
 #include "fer/metrics_log.h"
 #include "fer/model.h"
 #include "fer/optimizer.h"
+#include "fer/path.h"
 #include "fer/progress.h"
 #include "fer/run_data.h"
 #include "fer/run_lock.h"
 #include "fer/weights.h"
 #include "resume_position.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 typedef struct {
     const fer_train_opts *o;
     const fer_config *cfg;
     const fer_dist *dist;
     fer_model model;
-    float *slot0, *slot1;
+    fer_optimizer_state opt;  /* n_params each */
     float *stats_before_step; /* BN moving statistics, restored when a step is skipped */
     fer_train_state st;
     fer_history hist;
@@ -54,23 +53,6 @@ static int any_failed(trainer *t, int failed, fer_err *err)
     return any;
 }
 
-static int make_dir(const char *path, fer_err *err)
-{
-    char buf[FER_PATH_LEN];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0775) && errno != EEXIST)
-            return fer_fail(err, "%s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0775) && errno != EEXIST)
-        return fer_fail(err, "%s: %s", buf, strerror(errno));
-    return FER_OK;
-}
-
 static const fer_phase_cfg *phase_cfg(const trainer *t)
 {
     return &t->cfg->schedule[t->st.phase];
@@ -89,8 +71,8 @@ static void broadcast_state(trainer *t)
     const fer_dist *d = t->dist;
     fer_dist_bcast(d, t->model.params, t->model.n_params * sizeof(float), 0);
     fer_dist_bcast(d, t->model.stats, t->model.n_stats * sizeof(float), 0);
-    fer_dist_bcast(d, t->slot0, t->model.n_params * sizeof(float), 0);
-    fer_dist_bcast(d, t->slot1, t->model.n_params * sizeof(float), 0);
+    fer_dist_bcast(d, t->opt.m, t->model.n_params * sizeof(float), 0);
+    fer_dist_bcast(d, t->opt.v, t->model.n_params * sizeof(float), 0);
     fer_dist_bcast(d, &t->st, sizeof t->st, 0);
 }
 
@@ -131,7 +113,7 @@ static int resume_from(trainer *t, const char *path, fer_err *err)
 {
     char *stored_yaml = NULL, note[600];
     fer_history_free(&t->hist);
-    if (fer_checkpoint_load(path, &t->model, t->slot0, t->slot1, &t->st, &t->hist, &stored_yaml, err))
+    if (fer_checkpoint_load(path, &t->model, t->opt.m, t->opt.v, &t->st, &t->hist, &stored_yaml, err))
         return FER_ERROR;
     long saved = t->st.step_in_epoch;
     t->st.step_in_epoch = fer_resume_step(saved, stored_yaml, t->cfg, t->data.set[FER_SPLIT_TRAIN].n,
@@ -157,7 +139,7 @@ static int restore(trainer *t, fer_err *err)
     const char *weights = t->o->weights ? t->o->weights : t->cfg->model.weights;
     int failed = 0, resumed = 0;
     if (t->dist->rank == 0) {
-        char path[1200] = "";
+        char path[FER_FILE_PATH_LEN] = "";
         if (resume && !strcmp(resume, "auto"))
             failed = find_resume_point(t, path, sizeof path, err) != FER_OK;
         else if (resume && *resume)
@@ -218,7 +200,8 @@ static int setup(trainer *t, fer_err *err)
     const fer_dist *d = t->dist;
     /* The lock comes before anything reads or cleans the directory. */
     t->lock.fd = -1;
-    int failed = d->rank == 0 && (make_dir(c->run_dir, err) || fer_run_lock_take(&t->lock, c->run_dir, err));
+    int failed =
+        d->rank == 0 && (fer_make_dirs(c->run_dir, err) || fer_run_lock_take(&t->lock, c->run_dir, err));
     if (any_failed(t, failed, err))
         return FER_ERROR;
     if (fer_run_data_load(&t->data, c, d, NULL, (1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), err))
@@ -235,12 +218,12 @@ static int setup(trainer *t, fer_err *err)
     if (fer_model_reserve(&t->model, shard_max, err))
         return FER_ERROR;
     size_t np = t->model.n_params ? t->model.n_params : 1;
-    t->slot0 = calloc(np, sizeof(float));
-    t->slot1 = calloc(np, sizeof(float));
+    t->opt.m = calloc(np, sizeof(float));
+    t->opt.v = calloc(np, sizeof(float));
     t->stats_before_step = malloc((t->model.n_stats ? t->model.n_stats : 1) * sizeof(float));
     t->sample_weights = malloc((size_t)shard_max * sizeof(float));
     t->config_yaml = fer_config_to_yaml(c);
-    if (!t->slot0 || !t->slot1 || !t->stats_before_step || !t->sample_weights || !t->config_yaml)
+    if (!t->opt.m || !t->opt.v || !t->stats_before_step || !t->sample_weights || !t->config_yaml)
         return fer_fail(err, "out of memory for optimizer buffers");
     t->st.seed = c->seed;
     t->st.best_val_acc = -1;
@@ -282,8 +265,8 @@ static void teardown(trainer *t)
     fer_run_data_free(&t->data);
     fer_model_free(&t->model);
     fer_history_free(&t->hist);
-    free(t->slot0);
-    free(t->slot1);
+    free(t->opt.m);
+    free(t->opt.v);
     free(t->stats_before_step);
     free(t->sample_weights);
     free(t->config_yaml);
@@ -296,8 +279,8 @@ static int checkpoint(trainer *t, int is_best, fer_err *err)
     int failed = 0;
     if (t->dist->rank == 0) {
         fer_checkpoint_out c = {.model = &t->model,
-                                .slot0 = t->slot0,
-                                .slot1 = t->slot1,
+                                .slot0 = t->opt.m,
+                                .slot1 = t->opt.v,
                                 .state = &t->st,
                                 .history = &t->hist,
                                 .config_yaml = t->config_yaml};
@@ -394,8 +377,9 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
         return nonfinite_step(t, isfinite(sums[0]) ? "gradient" : "loss", sr, err);
     long warmup = (long)(ph->optimizer.warmup_epochs * (double)t->batches_per_epoch);
     t->st.lr = fer_lr_at(&ph->optimizer, t->st.phase_iterations, warmup);
-    fer_optimizer_step(&ph->optimizer, m->params + off, m->grads + off, t->slot0 + off, t->slot1 + off, count,
-                       t->st.lr, t->st.phase_iterations);
+    fer_optimizer_state trained = {t->opt.m + off, t->opt.v + off};
+    fer_optimizer_step(&ph->optimizer, m->params + off, m->grads + off, &trained, count, t->st.lr,
+                       t->st.phase_iterations);
     t->st.phase_iterations++;
     t->st.global_step++;
     return FER_OK;
@@ -408,8 +392,8 @@ static void enter_phase(trainer *t)
         /* The seed recompiles a fresh optimizer at the unfreeze. */
         t->st.phase = phase;
         t->st.phase_iterations = 0;
-        memset(t->slot0, 0, t->model.n_params * sizeof(float));
-        memset(t->slot1, 0, t->model.n_params * sizeof(float));
+        memset(t->opt.m, 0, t->model.n_params * sizeof(float));
+        memset(t->opt.v, 0, t->model.n_params * sizeof(float));
     }
     fer_model_set_trainable(&t->model, first_trainable_layer(t, phase_cfg(t)));
 }

@@ -134,6 +134,13 @@ typedef struct {
 } fer_logging_cfg;
 
 typedef struct {
+    /* Before each validation, recompute the BatchNorm moving statistics as
+       the plain average over this many global training batches, with the
+       epoch's final weights (0: keep Keras's running averages). */
+    int bn_recompute_batches;
+} fer_train_cfg;
+
+typedef struct {
     char source[FER_PATH_LEN]; /* the file it was loaded from, for messages */
     uint64_t seed;
     char run_dir[FER_PATH_LEN];
@@ -147,6 +154,7 @@ typedef struct {
     fer_checkpoint_cfg checkpoint;
     fer_distribution_cfg distribution;
     fer_logging_cfg logging;
+    fer_train_cfg train;
 } fer_config;
 
 /* Fills every field with its documented default (the model has no layers). */

@@ -281,6 +281,11 @@ static const cfg_field logging_fields[] = {
 };
 static const cfg_section logging_section = {logging_fields, N_FIELDS(logging_fields), NULL, NULL, NULL};
 
+static const cfg_field train_fields[] = {
+    INT_KEY(fer_train_cfg, bn_recompute_batches, 0, 100000),
+};
+static const cfg_section train_section = {train_fields, N_FIELDS(train_fields), NULL, NULL, NULL};
+
 static const char *const precision_names[] = {"fp32", "bf16", "auto", NULL};
 static const cfg_field top_fields[] = {
     {KEY(fer_config, seed), .kind = CFG_U64},
@@ -294,6 +299,7 @@ static const cfg_field top_fields[] = {
     SECTION_KEY(fer_config, distribution, distribution_section),
     SECTION_KEY(fer_config, logging, logging_section),
     ENUM_KEY(fer_config, "precision", precision, precision_names, NULL),
+    SECTION_KEY(fer_config, train, train_section),
 };
 FITS(top_fields);
 const cfg_section cfg_top_section = {top_fields, N_FIELDS(top_fields), NULL, NULL, NULL};

@@ -1,6 +1,7 @@
 /* The training loop: phases, steps, validation, checkpoints, stop requests. */
 #include "fer/trainer.h"
 
+#include "fer/bn_recompute.h"
 #include "fer/checkpoint.h"
 #include "fer/evaluate.h"
 #include "fer/grad_buckets.h"
@@ -478,6 +479,10 @@ static int finish_epoch(trainer *t, int stopping, fer_err *err)
 {
     const fer_config *c = t->cfg;
     fer_eval_result val = {0};
+    if (c->train.bn_recompute_batches > 0) {
+        fer_pass base = {.seed = c->seed, .reducer = fer_dist_reducer(t->dist)};
+        fer_bn_recompute(&t->model, t->loader, t->st.epoch, c->train.bn_recompute_batches, &base);
+    }
     if (t->data.set[FER_SPLIT_VAL].n > 0 &&
         fer_evaluate(&t->model, t->dist, &t->data.set[FER_SPLIT_VAL], c->data.batch_size,
                      c->model.preprocess_caffe, &val, NULL, err))

@@ -1,13 +1,10 @@
 /* Parameter gradients of a batch normalization y = gamma * xhat + beta that
    a valid convolution (no padding) reads, when nothing needs the
-   normalization's input gradient: the frozen-backbone step of the seed
-   network, where batch_normalization_1 is the first trainable layer and
-   conv2d_1 reads it. The usual way forms the convolution's input gradient
-   dy_bn, a correlation as costly as the kernel gradient, only to sum it
-   into dgamma = sum dy_bn * xhat and dbeta = sum dy_bn. With M the kernel
-   gradient of the convolution computed from xhat in place of y, and s its
-   bias gradient (the sum of its output gradient),
-     dk[t,c,o] = gamma[c] M[t,c,o] + beta[c] s[o],
+   normalization's input gradient: a frozen-backbone step whose first
+   trainable layer is a normalization that a convolution reads. The usual way forms the convolution's input
+   gradient dy_bn, a correlation as costly as the kernel gradient, only to sum it into dgamma = sum dy_bn *
+   xhat and dbeta = sum dy_bn. With M the kernel gradient of the convolution computed from xhat in place of y,
+   and s its bias gradient (the sum of its output gradient), dk[t,c,o] = gamma[c] M[t,c,o] + beta[c] s[o],
      dgamma[c] = sum over t, o of k[t,c,o] M[t,c,o],
      dbeta[c]  = sum over t, o of k[t,c,o] s[o],
    exactly: without padding every input position that tap t pairs with an

@@ -11,10 +11,10 @@
    (conv2d_winograd.c) instead, which needs 5 times fewer FLOPs. Where the
    Winograd products would use fer's own AVX-512 GEMM (own_gemm.h), a
    1x1 convolution's forward and input gradient use it too, on a kernel
-   packed into the scratch for the call: with a preset
-   OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU, conv2d_2's forward went
-   3.9 -> 2.1 ms per batch of 32. Its kernel gradient takes fer_own_gemm_at_b
-   where that runs. */
+   packed into the scratch for the call: where OpenBLAS runs a narrower
+   kernel than the CPU has (a preset OPENBLAS_CORETYPE=Haswell on an AVX-512
+   CPU), the own AVX-512 GEMM is the faster one. Its kernel gradient takes
+   fer_own_gemm_at_b where that runs. */
 #include "fer/nn.h"
 
 #include "conv2d_direct.h"
@@ -33,10 +33,10 @@
    depend on the shapes only, so results never depend on the thread count.
    Kernel gradients are split into DK_BLOCKS blocks of output channels (a
    multiple of DK_BLOCK wide), each block summed over the chunks in order
-   by one thread. Blocks of 16 had OpenBLAS pack each chunk's columns once
-   per block: conv2d_2's backward took 5.9 ms per batch of 32 with 16
-   blocks, 5.3 with 8 and 4.6 with 4. The price: no more than 4 threads
-   share a kernel gradient of these layers. */
+   by one thread. Every block makes OpenBLAS pack the chunk's columns
+   again, so few wide blocks beat many narrow ones (docs/performance.md);
+   the price: no more than 4 threads share a kernel gradient of these
+   layers. */
 enum { CONV_SLOT_FLOATS = 1 << 18, CONV_SLOTS = 4, DK_BLOCK = 16, DK_BLOCKS = 4 };
 
 void fer_conv_dims_init(fer_conv_dims *d, int n, int h, int w, int ci, int co, int k, int padding_same)

@@ -1,12 +1,10 @@
 /* Direct 3x3 convolution for few input channels. With 3 input channels,
    im2col + SGEMM multiplies by K = 27: the GEMM spends more time packing
-   and storing than multiplying, and im2col writes 27 floats per pixel.
-   block1_conv1 ran at about 140 GFLOP/s there, a third of the SGEMM peak.
-   Here the 27 products of each output channel go straight into
-   registers: blocks of PX pixels times all output channels (NV vectors of
-   16) are accumulated over the taps, then biased, rectified and stored
-   once. The input rows a block needs are copied into a zero-padded
-   buffer first, so that no tap needs a bounds check.
+   and storing than multiplying, and im2col writes 27 floats per pixel,
+   so a network's first layer ran at a fraction of the SGEMM peak. Here the 27 products of each output channel
+   go straight into registers: blocks of PX pixels times all output channels (NV vectors of 16) are
+   accumulated over the taps, then biased, rectified and stored once. The input rows a block needs are copied
+   into a zero-padded buffer first, so that no tap needs a bounds check.
 
    Each pixel is summed by one thread in a fixed order, so results do not
    depend on the thread count. */

@@ -15,8 +15,8 @@
    (B^T d B) . (A dY A^T)] G: per element a GEMM (cin x tiles) x (tiles x
    cout), accumulated over chunks.
 
-   A correlation of one or two shared chunks (conv2d_1; block3 too when it
-   trains) transforms its kernel an element at a time inside the GEMM phase
+   A correlation of one or two shared chunks (a wide layer on a small
+   feature map) transforms its kernel an element at a time inside the GEMM phase
    instead of all at once before it (fused_kernel).
 
    The transforms run over channels (contiguous in NHWC) in two 1-D passes of
@@ -65,9 +65,9 @@ typedef struct {
    product has, and results must not depend on the threads. Wide layers get
    as many tiles as the region holds: a GEMM with few rows spends its time
    packing the transformed kernel. Their shared chunk has a larger region
-   (SHARED_FLOATS): at batch 32 it holds all 128 tiles of conv2d_1 and 256
-   of the 512 of block3, and the frozen step ran 5% faster than with 16 MiB
-   (20 and 32 MiB gained as much). */
+   (SHARED_FLOATS), sized so that a wide layer on a small feature map has
+   all its tiles, or half of them, in one or two chunks at usual batch
+   sizes (larger regions gained nothing more). */
 typedef struct {
     float *u;          /* 64 x cin x cout */
     float *zero;       /* max(cin, cout) zeros */
@@ -138,10 +138,9 @@ static size_t chunk_tiles(const fer_conv_dims *d)
 }
 
 /* Tiles per kernel-gradient chunk: what the region holds, or all of them
-   when a wide layer's shared region holds them all (conv2d_1 at batch 32:
-   one chunk instead of 85 + 43 tiles, whose short GEMMs OpenBLAS packed
-   twice; more tiles per chunk when they still take several chunks made
-   block3's backward slower). */
+   when a wide layer's shared region holds them all: one chunk instead of
+   two short ones, whose GEMMs OpenBLAS would pack twice. More tiles per
+   chunk when they still take several chunks was slower. */
 static size_t grad_chunk_tiles(const fer_conv_dims *d)
 {
     size_t most = (size_t)(d->n > 0 ? d->n : 0) * blocks_of(d->ho) * blocks_of(d->wo);
@@ -845,9 +844,10 @@ typedef struct {
 /* Whether the correlation over g transforms its kernel inside the GEMM
    phase, an element at a time just before the GEMM that reads it: with one
    or two shared chunks, each of which transforms the elements again.
-   Transformed in advance, the kernel is 7 times larger than k (33.5 MB for
-   conv2d_1), so both the transform's writes and the GEMMs' reads went to
-   memory; an element (512 KB there) stays in cache between the two. With
+   Transformed in advance, the kernel is 7 times larger than k (tens of MB
+   for a 3x3 layer of 256 x 512 channels), so both the transform's writes
+   and the GEMMs' reads went to memory; an element (cin x cout floats)
+   stays in cache between the two. With
    three chunks the repeated transforms cost more than they saved. Only for
    the own GEMM, which takes the kernel packed. */
 static int fused_kernel(const wino_grid *g, const wino_space *s)

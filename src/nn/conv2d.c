@@ -34,9 +34,9 @@
    Kernel gradients are split into DK_BLOCKS blocks of output channels (a
    multiple of DK_BLOCK wide), each block summed over the chunks in order
    by one thread. Every block makes OpenBLAS pack the chunk's columns
-   again, so few wide blocks beat many narrow ones (docs/performance.md);
-   the price: no more than 4 threads share a kernel gradient of these
-   layers. */
+   again, so few wide blocks beat many narrow ones (measured: 4 of them
+   were faster than 8 or 16); the price: no more than 4 threads share a
+   kernel gradient of these layers. */
 enum { CONV_SLOT_FLOATS = 1 << 18, CONV_SLOTS = 4, DK_BLOCK = 16, DK_BLOCKS = 4 };
 
 void fer_conv_dims_init(fer_conv_dims *d, int n, int h, int w, int ci, int co, int k, int padding_same)

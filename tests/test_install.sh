@@ -19,7 +19,8 @@ for f in bin/fer bin/fer-mpirun bin/fer-train-job bin/fer-visualize bin/fer-plot
   check "installed and executable: $f" test -x "$prefix/$f"
 done
 for f in share/fer/configs/quickstart.yaml share/fer/configs/fer2013_vgg16_nin.yaml \
-  share/doc/fer/README.md share/doc/fer/docs/deploy.md libexec/fer/layout; do
+  share/doc/fer/README.md share/doc/fer/docs/deploy.md libexec/fer/layout \
+  share/bash-completion/completions/fer share/bash-completion/completions/fer-train-job; do
   check "installed: $f" test -f "$prefix/$f"
 done
 check "no installed text file names the source tree ($src)" \

@@ -140,7 +140,7 @@ int fer_onnx_export(const fer_model *m, const fer_config *cfg, const fer_onnx_op
     int rc = emit_layers(&b, m, onnx_emit_input(&b, m, o->input), err) ? FER_OK : FER_ERROR;
     if (rc == FER_OK)
         fill_model(&b, &model, m, cfg, o);
-    if (rc == FER_OK && b.oom)
+    if (b.oom) /* also where a name's allocation failed and emit_layers stopped without a message */
         rc = fer_fail(err, "out of memory building the ONNX graph");
     uint8_t *buf = NULL;
     size_t len = rc == FER_OK ? onnx__model_proto__get_packed_size(&model) : 0;

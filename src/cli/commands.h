@@ -30,6 +30,7 @@ int cmd_augment(int argc, char **argv, const cli_setup *setup);
 int cmd_viz(int argc, char **argv, const cli_setup *setup);
 int cmd_bench(int argc, char **argv, const cli_setup *setup);
 int cmd_check_reference(int argc, char **argv, const cli_setup *setup);
+int cmd_export(int argc, char **argv, const cli_setup *setup);
 
 /* Prints "fer: <message>" on stderr and returns FER_EXIT_FAILURE. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,6 +15,7 @@ static const fer_command commands[] = {
     {"train", "train (mpirun / srun aware), checkpoint, resume", cmd_train},
     {"eval", "accuracy, per-class precision/recall/F1, confusion matrix", cmd_eval},
     {"predict", "emotion probabilities for image files", cmd_predict},
+    {"export", "write a checkpoint's inference graph as ONNX (docs/deploy.md)", cmd_export},
     {"augment", "apply one augmentation to an image, or write a preview grid", cmd_augment},
     {"viz", "filter visualization and saliency maps", cmd_viz},
     {"bench", "throughput and per-layer profile", cmd_bench},

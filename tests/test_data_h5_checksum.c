@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/fer_test_h5_sum_XXXXXX";
@@ -52,13 +53,25 @@ static void expect_detected(const char *path, const unsigned char *orig, long n,
     snprintf(corrupt, sizeof corrupt, "%s.corrupt", path);
     write_all(corrupt, bad, n);
     free(bad);
-    fer_dataset ds;
-    fer_err err = {{0}};
-    int rc = fer_dataset_read_h5(&ds, corrupt, &err);
-    printf("%s (byte %ld of %ld flipped): rc %d, %s\n", what, offset, n, rc, rc ? err.msg : "read back");
-    CHECK_MSG(rc == FER_ERROR && err.msg[0], "a corrupted %s was read without an error", what);
-    if (rc == FER_OK)
-        fer_dataset_free(&ds);
+    /* In a child that leaves with _exit: after a chunk fails its checksum,
+       HDF5 1.10.8 cannot shut itself down at exit ("infinite loop closing
+       library") and leaks its own memory, which is not what this checks. */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fer_dataset ds;
+        fer_err err = {{0}};
+        int rc = fer_dataset_read_h5(&ds, corrupt, &err);
+        printf("%s (byte %ld of %ld flipped): rc %d, %s\n", what, offset, n, rc, rc ? err.msg : "read back");
+        if (rc == FER_OK)
+            fer_dataset_free(&ds);
+        fflush(stdout);
+        _exit(rc == FER_ERROR && err.msg[0] ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a corrupted %s was read without an error",
+              what);
 }
 
 int main(void)

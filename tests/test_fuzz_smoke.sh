@@ -18,5 +18,5 @@ if [ "$build_type" != Release ] && [ "${FER_FUZZ_SMOKE:-0}" != 1 ]; then
   exit 77
 fi
 check "every fuzz target survives its regressions and a ${FER_FUZZ_SMOKE_SECONDS:-25} s run" \
-  "$src/tools/fuzz" --time "${FER_FUZZ_SMOKE_SECONDS:-25}" --build "$FER_BUILD_DIR/fuzz"
+  "$src/tools/fuzz" --smoke --time "${FER_FUZZ_SMOKE_SECONDS:-25}" --build "$FER_BUILD_DIR/fuzz"
 finish

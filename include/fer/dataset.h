@@ -54,7 +54,9 @@ int fer_dataset_read_csv(fer_dataset *ds, const char *path, int skip_bad, long *
 int fer_dataset_read_folders(fer_dataset *ds, const char *root, int skip_bad, long *skipped, fer_err *err);
 
 /* HDF5 dataset file: /pixels uint8 (n,h,w), /labels uint8 (n), /usage uint8
-   (n), attribute class_names, attribute usage_names, attribute synthetic. */
+   (n), attribute class_names, attribute usage_names, attribute synthetic.
+   Written in HDF5's 1.8 format (metadata with checksums), chunks deflated and
+   Fletcher-32 checksummed, so a corrupted file fails to read. */
 int fer_dataset_write_h5(const fer_dataset *ds, const char *path, fer_err *err);
 int fer_dataset_read_h5(fer_dataset *ds, const char *path, fer_err *err);
 

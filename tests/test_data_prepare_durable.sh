@@ -11,8 +11,8 @@ ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
   strace -f -y -e trace=fsync,rename -o "$work/trace" "$fer" prepare --synthetic 70,14,14 --out "$out" \
   > "$work/log" 2>&1 || { cat "$work/log"; echo "FAIL: fer prepare failed under strace"; exit 1; }
 grep -E 'fsync|rename' "$work/trace" | sed 's/^[0-9]* *//'
-synced=$(grep -n "fsync([0-9]*<$out.tmp[^>]*>" "$work/trace" | head -1 | cut -d: -f1)
-renamed=$(grep -n "rename(\"$out.tmp[^\"]*\", \"$out\"" "$work/trace" | head -1 | cut -d: -f1)
+synced=$(grep -n "fsync([0-9]*<$out.tmp[^>]*>" "$work/trace" | head -1 | cut -d: -f1 || true)
+renamed=$(grep -n "rename(\"$out.tmp[^\"]*\", \"$out\"" "$work/trace" | head -1 | cut -d: -f1 || true)
 dir_synced=$(awk -v from="${renamed:-999999}" -v dir="$work" 'NR > from && index($0, "fsync(") && index($0, "<" dir ">") {print NR; exit}' "$work/trace")
 check "the temporary data set fsync'ed (line ${synced:-none}) before its rename (line ${renamed:-none})" \
   [ "${synced:-999999}" -lt "${renamed:-0}" ]

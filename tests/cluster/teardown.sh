@@ -39,7 +39,7 @@ for ns in $spaces; do
     ip netns delete "$ns" && log "deleted namespace $ns"
 done
 for i in 1 2 3; do # a veth whose namespace is already gone, if any
-    ip link show "ferc-v$i" >/dev/null 2>&1 && ip link delete "ferc-v$i"
+    ip link show "ferc-v$i" >/dev/null 2>&1 && ip link delete "ferc-v$i" 2>/dev/null
 done
 if ip link show ferc-br >/dev/null 2>&1; then
     ip link delete ferc-br && log "deleted bridge ferc-br"

@@ -6,14 +6,27 @@
 # the host names fer-node1..3 when its processes are killed (session
 # directories, shared-memory segments). Safe to run twice. Called by stop.sh,
 # by the watchdog and by start.sh; a test calls stop.sh.
+# With STATE_DIR, an mpirun that launches through that cluster's agent is
+# ended too: one whose node was cut off waits for it forever, SIGTERM or not.
 # Usage: tests/cluster/teardown.sh [STATE_DIR]
 set -uo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+state=${1:-}
 log() { echo "[cluster-teardown $(date +%T)] $*"; }
 spaces=$(ip netns list 2>/dev/null | awk '$1 ~ /^ferc-n[1-3]$/ { print $1 }')
-inside() { # PIDs of the processes in our namespaces
+launchers() { # mpirun processes (in this namespace) launching with STATE_DIR's agent
+    local p
+    [ -n "$state" ] || return 0
+    for p in /proc/[0-9]*; do
+        [ "$(cat "$p/comm" 2>/dev/null)" = mpirun ] || continue
+        { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "OMPI_MCA_plm_rsh_agent=$state/agent.sh" && echo "${p#/proc/}"
+    done
+    return 0
+}
+inside() { # PIDs of the processes in our namespaces, and of mpirun on them
     local ns
     for ns in $spaces; do ip netns pids "$ns" 2>/dev/null; done
+    launchers
 }
 pids=$(inside | tr '\n' ' ')
 if [ -n "${pids// /}" ]; then

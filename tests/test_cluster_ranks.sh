@@ -22,7 +22,7 @@ set -e
 check "1 rank, 2 nodes x 1 rank, 2 nodes x 2 ranks exit 0 (got $rc1, $rc21, $rc22)" [ $rc1$rc21$rc22 = 000 ]
 for r in r2x1 r2x2; do [ -f $r.log ] && grep -v '^epoch ' $r.log | head -4 | sed "s/^/  $r: /"; done
 check "2x1 ran 2 ranks, rank 0 on fer-node1" grep -q "rank 0 on host fer-node1" r2x1.log
-check "2x2 ran 4 ranks" grep -q "^fer: 4 rank(s)" r2x2.log
+check "2x2 ran 4 ranks" grep -q "4 rank(s), global batch" r2x2.log
 for at in 1:9 2:17; do
   e=${at%%:*} s=${at#*:}
   set +e

@@ -107,7 +107,7 @@ timeout 180 mpirun -np 2 --host fer-node1:2 --bind-to none "$fer" train "$cfg" "
 rc=$?
 set -e
 check "resume on the surviving node (1 node x 2 ranks) exits 0 (got $rc)" [ $rc -eq 0 ]
-check "it ran on fer-node1 with 2 ranks" grep -q "^fer: 2 rank(s)" dead-resumed.log
+check "it ran on fer-node1 with 2 ranks" grep -q "2 rank(s), global batch" dead-resumed.log
 check "it resumed from the newest checkpoint ($ckpt)" grep -q "resuming from $ckpt" dead-resumed.log
 check "epochs.csv has 10 epochs" [ "$(rows_in dead/epochs.csv)" -eq 10 ]
 finish

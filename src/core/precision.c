@@ -113,10 +113,11 @@ int fer_precision_resolve(fer_precision p, const char *override, fer_products *o
         return FER_OK;
     }
     *out = fer_bf16_best_kernel();
-    /* auto wants speed: AVX512-BF16 multiplies pairs at the fp32 FMA's
-       rate of products on Intel cores, so on them bf16 convolutions cannot
-       catch up with fp32 Winograd, which needs 5 times fewer products
-       (docs/mixed-precision.md). Only AMX is faster. */
+    /* auto wants speed: on the Xeon measured (docs/mixed-precision.md)
+       AVX512-BF16 computed products at about the fp32 FMA's rate, so bf16
+       convolutions could not catch up with fp32 Winograd, which needs 5
+       times fewer products, and trained 3 times slower. AMX is the bf16
+       unit expected to be faster; elsewhere auto stays fp32. */
     if (p == FER_PRECISION_AUTO && *out != FER_PRODUCTS_BF16_AMX)
         *out = FER_PRODUCTS_FP32;
     if (*out == FER_PRODUCTS_FP32 && p == FER_PRECISION_BF16)

@@ -35,7 +35,7 @@ static fer_loader_opts opts(int batch, int rank, int nranks, int shuffle, int au
     o.caffe = 1;
     o.shuffle = shuffle;
     o.augment = augment;
-    o.aug = (fer_augment_cfg){1, 40, 0.2, 0.2, 10, 0.4, 1, FER_FILL_NEAREST, 0};
+    o.aug = (fer_augment_cfg){1, 40, 0.2, 0.2, 10, 0.4, 1, FER_FILL_NEAREST, 0, {0, 0}, {0, 0, 0, 0, 0, 0}};
     o.seed = 1234;
     o.prefetch = prefetch;
     return o;

@@ -67,6 +67,20 @@ typedef struct {
 
 typedef enum { FER_FILL_NEAREST = 0, FER_FILL_CONSTANT, FER_FILL_REFLECT, FER_FILL_WRAP } fer_fill_mode;
 
+/* Both act in the model's input space (model.input_size pixels), during
+   training only when augment.enabled; docs/configuration.md. */
+typedef struct {
+    int size;    /* crop side, 0 = off; evaluation takes the centre crop */
+    int padding; /* pad each side first (filled as augment.fill_mode/cval) */
+} fer_random_crop_cfg;
+
+typedef struct {
+    double p;                    /* probability of erasing a sample, 0 = off */
+    double scale_min, scale_max; /* erased area, fraction of the image */
+    double ratio_min, ratio_max; /* aspect (height / width), drawn log-uniformly */
+    double value;                /* erased value, in the preprocessed input */
+} fer_random_erasing_cfg;
+
 typedef struct {
     int enabled;
     double rotation_range;     /* degrees, >= 0 */
@@ -77,6 +91,8 @@ typedef struct {
     int horizontal_flip;
     fer_fill_mode fill_mode; /* nearest | constant | reflect | wrap */
     double cval;             /* fill value for constant, 0..255 */
+    fer_random_crop_cfg random_crop;
+    fer_random_erasing_cfg random_erasing;
 } fer_augment_cfg;
 
 typedef enum { FER_CLASS_WEIGHTS_NONE = 0, FER_CLASS_WEIGHTS_BALANCED } fer_class_weights;

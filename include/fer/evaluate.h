@@ -20,4 +20,16 @@ typedef struct {
 int fer_evaluate(fer_model *m, const fer_dist *d, const fer_image_set *s, int batch_size, int caffe,
                  fer_eval_result *r, float *probs_out, fer_err *err);
 
+/* The same with every image seen through view (the centre crop of a model
+   trained with augment.random_crop, one test-time view). */
+int fer_evaluate_view(fer_model *m, const fer_dist *d, const fer_image_set *s, int batch_size, int caffe,
+                      const fer_view *view, fer_eval_result *r, float *probs_out, fer_err *err);
+
+/* Test-time augmentation: the softmax probabilities of views[0..n_views)
+   averaged per image, and loss, accuracy and confusion of the average.
+   One view is fer_evaluate_view itself. probs_out as fer_evaluate. */
+int fer_evaluate_views(fer_model *m, const fer_dist *d, const fer_image_set *s, int batch_size, int caffe,
+                       const fer_view *views, int n_views, fer_eval_result *r, float *probs_out,
+                       fer_err *err);
+
 #endif

@@ -43,6 +43,10 @@ void fer_affine_draw(fer_affine *t, const fer_augment_cfg *cfg, int h, int w, ui
 void fer_affine_apply(float *dst, const float *src, int h, int w, const fer_affine *t, fer_fill_mode fill,
                       float cval);
 
+/* The pixel at integer (r, c), which may lie outside the image: outside, it
+   is filled by fill_mode and cval exactly as fer_affine_apply fills. */
+float fer_fill_pixel(const float *src, int h, int w, int r, int c, fer_fill_mode fill, float cval);
+
 /* PNG/JPEG by extension (.png, .jpg, .jpeg), any colour type, converted to
    8-bit grey (ITU-R 601 luma). *pixels is malloc'd; caller frees. */
 int fer_image_read_grey(const char *path, uint8_t **pixels, int *h, int *w, fer_err *err);

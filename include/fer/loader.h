@@ -9,6 +9,7 @@
 #include "fer/config.h"
 #include "fer/dataset.h"
 #include "fer/error.h"
+#include "fer/view.h"
 
 #include <stdint.h>
 
@@ -56,6 +57,10 @@ typedef struct {
     fer_augment_cfg aug;
     uint64_t seed;
     int prefetch; /* background thread */
+    /* Without augment, the view every sample takes (the centre crop, a
+       test-time view); zero is the whole image. With augment, the crop is
+       aug.random_crop's, drawn per sample. */
+    fer_view view;
 } fer_loader_opts;
 
 int fer_loader_create(fer_loader **out, const fer_loader_opts *o, fer_err *err);

@@ -16,7 +16,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: fer eval --checkpoint CKPT [--data PATH] [--usage NAME] [--out PREFIX] [--batch N]\n\n"
+    "usage: fer eval --checkpoint CKPT [--data PATH] [--usage NAME] [--out PREFIX] [--batch N]\n"
+    "                [--tta none|flip|tencrop]\n\n"
     "Evaluates a checkpoint (its stored configuration rebuilds the model) on one usage\n"
     "of a data set: prints accuracy, the confusion matrix (counts and row-normalized\n"
     "percentages), per-class precision, recall and F1 and their macro averages, and\n"
@@ -26,11 +27,16 @@ static const char usage[] =
     "  --data PATH     dataset HDF5 from `fer prepare`, or synthetic (default: the config's data.path)\n"
     "  --usage NAME    Training, PublicTest or PrivateTest (default: the config's data.test_usage)\n"
     "  --out PREFIX    output files prefix (default: <checkpoint dir>/eval-<usage>)\n"
-    "  --batch N       global batch size (default: the config's data.batch_size)\n";
+    "  --batch N       global batch size (default: the config's data.batch_size)\n"
+    "  --tta MODE      test-time augmentation, softmax averaged over the views: none (default;\n"
+    "                  the centre crop when the model was trained with augment.random_crop),\n"
+    "                  flip (also the mirror), tencrop (four corner and the centre crops of\n"
+    "                  augment.random_crop.size, each also mirrored)\n";
 
 typedef struct {
-    const char *checkpoint, *data, *usage, *out, *batch;
+    const char *checkpoint, *data, *usage, *out, *batch, *tta;
     long batch_size; /* --batch parsed; 0: the config's */
+    fer_tta tta_mode;
 } eval_args;
 
 static int run(const eval_args *a, const fer_dist *d)
@@ -53,8 +59,11 @@ static int run(const eval_args *a, const fer_dist *d)
         rc = cli_fail("%s", err.msg);
     } else {
         fer_eval_result r;
-        if (fer_evaluate(&m, d, &data.set[FER_SPLIT_TEST], (int)batch, cfg->model.preprocess_caffe, &r, NULL,
-                         &err)) {
+        fer_view views[FER_TTA_MAX_VIEWS];
+        int n_views =
+            fer_tta_views(views, a->tta_mode, &cfg->augment.random_crop, cfg->model.input_size, &err);
+        if (n_views < 0 || fer_evaluate_views(&m, d, &data.set[FER_SPLIT_TEST], (int)batch,
+                                              cfg->model.preprocess_caffe, views, n_views, &r, NULL, &err)) {
             rc = cli_fail("%s", err.msg);
         } else {
             rc = FER_EXIT_OK;
@@ -64,7 +73,12 @@ static int run(const eval_args *a, const fer_dist *d)
                     names[k] = data.ds.class_names[k];
                 fer_confusion c = {cfg->model.classes, names, r.confusion};
                 char title[256], prefix[FER_FILE_PATH_LEN];
-                snprintf(title, sizeof title, "%s %s%s", a->checkpoint, cfg->data.test_usage,
+                /* A test-time mode names itself in the title and the default
+                   file names, beside (not over) the plain evaluation. */
+                char tta[32] = "";
+                if (a->tta_mode != FER_TTA_NONE)
+                    snprintf(tta, sizeof tta, "-tta-%s", a->tta);
+                snprintf(title, sizeof title, "%s %s%s%s", a->checkpoint, cfg->data.test_usage, tta,
                          data.ds.synthetic ? " (synthetic data set)" : "");
                 fer_confusion_print(stdout, &c, title);
                 printf("loss %.4f\n", r.loss);
@@ -73,8 +87,8 @@ static int run(const eval_args *a, const fer_dist *d)
                 } else {
                     const char *slash = strrchr(a->checkpoint, '/');
                     int dir = slash ? (int)(slash - a->checkpoint) : 1;
-                    snprintf(prefix, sizeof prefix, "%.*s/eval-%s", dir, slash ? a->checkpoint : ".",
-                             cfg->data.test_usage);
+                    snprintf(prefix, sizeof prefix, "%.*s/eval-%s%s", dir, slash ? a->checkpoint : ".",
+                             cfg->data.test_usage, tta);
                 }
                 char png[FER_FILE_PATH_LEN + sizeof ".png"];
                 snprintf(png, sizeof png, "%s.png", prefix);
@@ -100,9 +114,13 @@ int cmd_eval(int argc, char **argv, const cli_setup *setup)
         return FER_EXIT_OK;
     }
     eval_args a = {0};
-    cli_flag flags[] = {{"--checkpoint", 1, &a.checkpoint, NULL}, {"--data", 1, &a.data, NULL},
-                        {"--usage", 1, &a.usage, NULL},           {"--out", 1, &a.out, NULL},
-                        {"--batch", 1, &a.batch, NULL},           {NULL, 0, NULL, NULL}};
+    cli_flag flags[] = {{"--checkpoint", 1, &a.checkpoint, NULL},
+                        {"--data", 1, &a.data, NULL},
+                        {"--usage", 1, &a.usage, NULL},
+                        {"--out", 1, &a.out, NULL},
+                        {"--batch", 1, &a.batch, NULL},
+                        {"--tta", 1, &a.tta, NULL},
+                        {NULL, 0, NULL, NULL}};
     cli_options o = {0};
     int rc = cli_parse_flags(&o, "eval", argc, argv, flags);
     if (rc != FER_EXIT_OK)
@@ -113,8 +131,10 @@ int cmd_eval(int argc, char **argv, const cli_setup *setup)
         return cli_usage("eval", "--checkpoint is required");
     if (a.batch && !cli_parse_int(a.batch, 1, INT_MAX, &a.batch_size))
         return cli_usage("eval", "--batch expects an integer in [1, %d], got '%s'", INT_MAX, a.batch);
-    fer_dist d;
     fer_err err;
+    if (a.tta && fer_tta_parse(&a.tta_mode, a.tta, &err))
+        return cli_usage("eval", "%s", err.msg);
+    fer_dist d;
     if (fer_dist_init(&d, NULL, NULL, &err))
         return cli_fail("%s", err.msg);
     if (d.rank != 0)

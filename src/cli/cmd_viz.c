@@ -269,10 +269,11 @@ static int run_saliency(const void *args, const fer_dist *d, fer_model *m, fer_c
         return cli_fail("%s", err.msg);
     const fer_image_set *s = &data.set[FER_SPLIT_TEST];
     float *probs = malloc(((size_t)s->n * cfg->model.classes + 1) * sizeof *probs);
+    fer_view center = fer_view_center(&cfg->augment.random_crop, cfg->model.input_size);
     fer_eval_result r;
     if (!probs)
         rc = cli_fail("out of memory");
-    else if (fer_evaluate(m, d, s, batch, cfg->model.preprocess_caffe, &r, probs, &err))
+    else if (fer_evaluate_view(m, d, s, batch, cfg->model.preprocess_caffe, &center, &r, probs, &err))
         rc = cli_fail("%s", err.msg);
     else if (d->rank == 0)
         rc = report(a, m, cfg, &data, probs, layer);

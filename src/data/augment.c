@@ -166,3 +166,8 @@ void fer_affine_apply(float *dst, const float *src, int h, int w, const fer_affi
     if (t->flip_h)
         flip_columns(dst, h, w);
 }
+
+float fer_fill_pixel(const float *src, int h, int w, int r, int c, fer_fill_mode fill, float cval)
+{
+    return sample(src, h, w, r, c, fill, cval);
+}

@@ -14,7 +14,7 @@
 
 typedef struct {
     fer_batch batch;
-    float *grey, *warped; /* size x size scratch of the sample being prepared */
+    float *grey, *warped, *window; /* size x size scratch of the sample being prepared */
 } batch_slot;
 
 struct fer_loader {
@@ -36,23 +36,37 @@ struct fer_loader {
     int shutdown;
 };
 
+/* affine (training) -> crop view -> preprocessing -> erasing (training). */
 static void prepare_sample(fer_loader *l, batch_slot *s, float *x, int position)
 {
     const fer_image_set *im = l->o.images;
+    const fer_augment_cfg *aug = &l->o.aug;
     int size = im->size, n = size * size;
     const uint8_t *src = im->pixels + (size_t)position * n;
     for (int i = 0; i < n; i++)
         s->grey[i] = src[i];
     const float *ready = s->grey;
+    fer_view view = l->o.view;
+    uint64_t key = 0;
     if (l->o.augment) {
         fer_affine t;
-        uint64_t key =
-            fer_key(l->o.seed, FER_STREAM_AUGMENT, (uint64_t)l->epoch, (uint64_t)im->ids[position]);
-        fer_affine_draw(&t, &l->o.aug, size, size, key);
-        fer_affine_apply(s->warped, s->grey, size, size, &t, l->o.aug.fill_mode, (float)l->o.aug.cval);
+        key = fer_key(l->o.seed, FER_STREAM_AUGMENT, (uint64_t)l->epoch, (uint64_t)im->ids[position]);
+        fer_affine_draw(&t, aug, size, size, key);
+        fer_affine_apply(s->warped, s->grey, size, size, &t, aug->fill_mode, (float)aug->cval);
         ready = s->warped;
+        view = fer_view_random(&aug->random_crop, size, key);
+    }
+    if (view.side || view.flip) {
+        float *out = ready == s->grey ? s->warped : s->grey;
+        fer_view_apply(out, ready, size, &view, s->window, aug->fill_mode, (float)aug->cval);
+        ready = out;
     }
     fer_preprocess(x, ready, size, l->o.channels, l->o.caffe);
+    if (l->o.augment) {
+        fer_erase e = fer_erase_draw(&aug->random_erasing, size, key);
+        if (e.h)
+            fer_erase_apply(x, size, l->o.channels, &e, (float)aug->random_erasing.value);
+    }
 }
 
 static void prepare_batch(fer_loader *l, int slot, long b)
@@ -124,6 +138,9 @@ static int check_opts(const fer_loader_opts *o, fer_err *err)
         return fer_fail(err, "loader: rank %d outside 0..%d", o->rank, o->nranks - 1);
     if (o->channels != 1 && o->channels != 3)
         return fer_fail(err, "loader: channels must be 1 or 3, got %d", o->channels);
+    int crop = o->augment ? o->aug.random_crop.size : o->view.side;
+    if (crop < 0 || crop > im->size)
+        return fer_fail(err, "loader: crop %d outside 0..%d (the image side)", crop, im->size);
     return FER_OK;
 }
 
@@ -146,7 +163,9 @@ static int alloc_slot(batch_slot *s, const fer_loader_opts *o)
     s->batch.ids = malloc((size_t)rows * sizeof(int64_t));
     s->grey = malloc((size_t)n * sizeof(float));
     s->warped = malloc((size_t)n * sizeof(float));
-    return s->batch.x && s->batch.labels && s->batch.ids && s->grey && s->warped ? FER_OK : FER_ERROR;
+    s->window = malloc((size_t)n * sizeof(float));
+    return s->batch.x && s->batch.labels && s->batch.ids && s->grey && s->warped && s->window ? FER_OK
+                                                                                              : FER_ERROR;
 }
 
 int fer_loader_create(fer_loader **out, const fer_loader_opts *o, fer_err *err)
@@ -202,6 +221,7 @@ void fer_loader_free(fer_loader *l)
         free(l->slots[s].batch.ids);
         free(l->slots[s].grey);
         free(l->slots[s].warped);
+        free(l->slots[s].window);
     }
     free(l->order);
     pthread_cond_destroy(&l->changed);

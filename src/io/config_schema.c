@@ -241,6 +241,22 @@ static const cfg_field data_fields[] = {
 FITS(data_fields);
 static const cfg_section data_section = {data_fields, N_FIELDS(data_fields), NULL, NULL, NULL};
 
+static const cfg_field crop_fields[] = {
+    INT_KEY(fer_random_crop_cfg, size, 0, 4096),
+    INT_KEY(fer_random_crop_cfg, padding, 0, 4096),
+};
+static const cfg_section crop_section = {crop_fields, N_FIELDS(crop_fields), NULL, NULL, NULL};
+
+static const cfg_field erasing_fields[] = {
+    NUM_KEY(fer_random_erasing_cfg, p, CFG_INCL, 0, 1, CFG_INCL),
+    NUM_KEY(fer_random_erasing_cfg, scale_min, CFG_EXCL, 0, 1, CFG_INCL),
+    NUM_KEY(fer_random_erasing_cfg, scale_max, CFG_EXCL, 0, 1, CFG_INCL),
+    POSITIVE_KEY(fer_random_erasing_cfg, ratio_min),
+    POSITIVE_KEY(fer_random_erasing_cfg, ratio_max),
+    NUM_KEY(fer_random_erasing_cfg, value, CFG_INCL, -1e6, 1e6, CFG_INCL),
+};
+static const cfg_section erasing_section = {erasing_fields, N_FIELDS(erasing_fields), NULL, NULL, NULL};
+
 static const char *const fill_mode_names[] = {"nearest", "constant", "reflect", "wrap", NULL};
 static const cfg_field augment_fields[] = {
     BOOL_KEY(fer_augment_cfg, enabled),
@@ -252,6 +268,8 @@ static const cfg_field augment_fields[] = {
     BOOL_KEY(fer_augment_cfg, horizontal_flip),
     ENUM_KEY(fer_augment_cfg, "fill_mode", fill_mode, fill_mode_names, NULL),
     NUM_KEY(fer_augment_cfg, cval, CFG_INCL, 0, 255, CFG_INCL),
+    SECTION_KEY(fer_augment_cfg, random_crop, crop_section, .flow = 1),
+    SECTION_KEY(fer_augment_cfg, random_erasing, erasing_section),
 };
 FITS(augment_fields);
 static const cfg_section augment_section = {augment_fields, N_FIELDS(augment_fields), NULL, NULL, NULL};
@@ -317,6 +335,15 @@ static void augment_defaults(fer_augment_cfg *a)
     a->horizontal_flip = 1;
     a->fill_mode = FER_FILL_NEAREST;
     a->cval = 0;
+    /* Off; the rest are torchvision RandomErasing's defaults. */
+    a->random_crop.size = 0;
+    a->random_crop.padding = 0;
+    a->random_erasing.p = 0;
+    a->random_erasing.scale_min = 0.02;
+    a->random_erasing.scale_max = 0.33;
+    a->random_erasing.ratio_min = 0.3;
+    a->random_erasing.ratio_max = 3.3;
+    a->random_erasing.value = 0;
 }
 
 static void data_defaults(fer_data_cfg *d)

@@ -160,10 +160,32 @@ static int check_section(const fer_config *c, const cfg_section *sec, const char
     return FER_OK;
 }
 
+/* The crop is taken from the model-size image and the erased area's bounds
+   must be ordered: keys that only make sense together. */
+static int check_augment(const fer_config *c, fer_err *err)
+{
+    const fer_augment_cfg *a = &c->augment;
+    if (a->random_crop.size > c->model.input_size)
+        return invalid(c, err,
+                       "augment.random_crop.size: %d is larger than model.input_size %d (the crop is taken "
+                       "in the model's input space)",
+                       a->random_crop.size, c->model.input_size);
+    if (a->random_crop.padding > 0 && a->random_crop.size == 0)
+        return invalid(c, err, "augment.random_crop.padding: %d needs a crop size (augment.random_crop.size)",
+                       a->random_crop.padding);
+    if (a->random_erasing.scale_min > a->random_erasing.scale_max)
+        return invalid(c, err, "augment.random_erasing: scale_min %g is above scale_max %g",
+                       a->random_erasing.scale_min, a->random_erasing.scale_max);
+    if (a->random_erasing.ratio_min > a->random_erasing.ratio_max)
+        return invalid(c, err, "augment.random_erasing: ratio_min %g is above ratio_max %g",
+                       a->random_erasing.ratio_min, a->random_erasing.ratio_max);
+    return FER_OK;
+}
+
 int fer_config_validate(const fer_config *c, fer_err *err)
 {
     if (check_layers(c, err) || check_section(c, &cfg_top_section, (const char *)c, "", err) ||
-        check_schedule(c, err))
+        check_schedule(c, err) || check_augment(c, err))
         return FER_ERROR;
     return FER_OK;
 }

@@ -30,6 +30,13 @@ static int check_classes(const fer_image_set *s, int k, fer_err *err)
 int fer_evaluate(fer_model *m, const fer_dist *d, const fer_image_set *s, int batch_size, int caffe,
                  fer_eval_result *r, float *probs_out, fer_err *err)
 {
+    fer_view whole = {0, 0, 0, 0};
+    return fer_evaluate_view(m, d, s, batch_size, caffe, &whole, r, probs_out, err);
+}
+
+int fer_evaluate_view(fer_model *m, const fer_dist *d, const fer_image_set *s, int batch_size, int caffe,
+                      const fer_view *view, fer_eval_result *r, float *probs_out, fer_err *err)
+{
     memset(r, 0, sizeof *r);
     int k = m->cfg.classes;
     if (check_classes(s, k, err))
@@ -46,7 +53,8 @@ int fer_evaluate(fer_model *m, const fer_dist *d, const fer_image_set *s, int ba
                          .caffe = caffe,
                          .shuffle = 0,
                          .augment = 0,
-                         .prefetch = 1};
+                         .prefetch = 1,
+                         .view = *view};
     fer_loader *loader;
     if (fer_loader_create(&loader, &o, err))
         return FER_ERROR;

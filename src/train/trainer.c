@@ -242,7 +242,8 @@ static int setup(trainer *t, fer_err *err)
                           .augment = c->augment.enabled,
                           .aug = c->augment,
                           .seed = c->seed,
-                          .prefetch = c->data.prefetch};
+                          .prefetch = c->data.prefetch,
+                          .view = fer_view_center(&c->augment.random_crop, c->model.input_size)};
     if (fer_loader_create(&t->loader, &lo, err))
         return FER_ERROR;
     t->batches_per_epoch = fer_loader_batches(t->loader);
@@ -483,9 +484,10 @@ static int finish_epoch(trainer *t, int stopping, fer_err *err)
         fer_pass base = {.seed = c->seed, .reducer = fer_dist_reducer(t->dist)};
         fer_bn_recompute(&t->model, t->loader, t->st.epoch, c->train.bn_recompute_batches, &base);
     }
+    fer_view center = fer_view_center(&c->augment.random_crop, c->model.input_size);
     if (t->data.set[FER_SPLIT_VAL].n > 0 &&
-        fer_evaluate(&t->model, t->dist, &t->data.set[FER_SPLIT_VAL], c->data.batch_size,
-                     c->model.preprocess_caffe, &val, NULL, err))
+        fer_evaluate_view(&t->model, t->dist, &t->data.set[FER_SPLIT_VAL], c->data.batch_size,
+                          c->model.preprocess_caffe, &center, &val, NULL, err))
         return FER_ERROR;
     double seen = t->st.epoch_seen > 0 ? t->st.epoch_seen : NAN; /* every step skipped */
     fer_epoch_metrics row = {.epoch = t->st.epoch + 1,

@@ -13,6 +13,7 @@
 #include "fer/dataset.h"
 #include "fer/error.h"
 #include "fer/model.h"
+#include "fer/view.h"
 
 #include <stdint.h>
 
@@ -82,6 +83,11 @@ int fer_face_image_load(const char *path, int size, int equalize, uint8_t *grey,
 /* Model input of n grey images (n x size x size uint8): n x size x size x
    channels floats through fer_preprocess. */
 int fer_face_inputs(float *x, const uint8_t *grey, int n, int size, int channels, int caffe, fer_err *err);
+
+/* The same with each image seen through view first (include/fer/view.h),
+   exactly as the evaluation loader sees it. */
+int fer_face_inputs_view(float *x, const uint8_t *grey, int n, int size, int channels, int caffe,
+                         const fer_view *view, fer_err *err);
 
 /* The most probable class of one row of probabilities (ties: the lower index). */
 int fer_top_class(const float *probs, int classes);
@@ -174,6 +180,7 @@ typedef struct {
     int per_class;            /* samples per class */
     int scale;                /* PNG pixels per input pixel */
     const char *const *names; /* class names (model classes) */
+    fer_view view;            /* what the model sees of each image (centre crop); zero: all */
 } fer_saliency_report_opts;
 
 /* For the typical samples of each class among n grey images (n x size x

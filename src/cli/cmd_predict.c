@@ -10,19 +10,23 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: fer predict --checkpoint CKPT [--json] [--batch N] IMAGE...\n\n"
+    "usage: fer predict --checkpoint CKPT [--json] [--batch N] [--tta MODE] IMAGE...\n\n"
     "Prints the most likely emotion and the probability of every class for each\n"
     "image (PNG or JPEG, any size, colour made grey). Images are prepared as the\n"
     "checkpoint's training images were: resized to 48x48, histogram-equalized when\n"
-    "its config has data.equalize, upscaled to the model's input size, and\n"
-    "preprocessed for its input channels. Every image is read before anything is\n"
+    "its config has data.equalize, upscaled to the model's input size, centre-\n"
+    "cropped when it was trained with augment.random_crop, and preprocessed for\n"
+    "its input channels. Every image is read before anything is\n"
     "printed: an unreadable one fails the command (exit 1) and names the file.\n\n"
     "  --checkpoint CKPT  a checkpoint written by `fer train` (its stored config rebuilds the model)\n"
     "  --json             one JSON document on stdout instead of the table\n"
-    "  --batch N          images per forward pass (default 64)\n";
+    "  --batch N          images per forward pass (default 64)\n"
+    "  --tta MODE         none (default), flip (average with the mirror) or tencrop (four corner\n"
+    "                     and the centre crops of augment.random_crop.size, each also mirrored)\n";
 
 typedef struct {
-    const char *checkpoint, *batch;
+    const char *checkpoint, *batch, *tta;
+    fer_tta tta_mode;
     int json;
     int n_images;
     char **images;
@@ -35,10 +39,10 @@ static int parse(predict_args *a, int argc, char **argv)
         return cli_fail("out of memory");
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        if (!strcmp(s, "--checkpoint") || !strcmp(s, "--batch")) {
+        if (!strcmp(s, "--checkpoint") || !strcmp(s, "--batch") || !strcmp(s, "--tta")) {
             if (i + 1 >= argc)
                 return cli_usage("predict", "%s needs a value", s);
-            *(s[2] == 'c' ? &a->checkpoint : &a->batch) = argv[++i];
+            *(s[2] == 'c' ? &a->checkpoint : s[2] == 'b' ? &a->batch : &a->tta) = argv[++i];
         } else if (!strcmp(s, "--json")) {
             a->json = 1;
         } else if (!strcmp(s, "--")) {
@@ -54,6 +58,9 @@ static int parse(predict_args *a, int argc, char **argv)
         return cli_usage("predict", "--checkpoint is required");
     if (a->n_images == 0)
         return cli_usage("predict", "no IMAGE given");
+    fer_err err;
+    if (a->tta && fer_tta_parse(&a->tta_mode, a->tta, &err))
+        return cli_usage("predict", "%s", err.msg);
     return FER_EXIT_OK;
 }
 
@@ -119,27 +126,55 @@ static void print_table(const predict_args *a, const float *probs, int k, const 
     }
 }
 
+/* Probabilities of n prepared images: one view's, or the mean over the
+   test-time views (summed in double, as fer eval does). */
+static int predict_views(fer_model *m, const fer_config *cfg, const uint8_t *grey, int n, int batch,
+                         const fer_view *views, int n_views, float *x, float *one, double *sum, float *probs,
+                         fer_err *err)
+{
+    int size = cfg->model.input_size, ch = cfg->model.channels, k = m->cfg.classes;
+    for (int v = 0; v < n_views; v++) {
+        float *out = n_views == 1 ? probs : one;
+        if (fer_face_inputs_view(x, grey, n, size, ch, cfg->model.preprocess_caffe, &views[v], err) ||
+            fer_predict_probs(m, x, n, batch, out, err))
+            return FER_ERROR;
+        for (size_t i = 0; n_views > 1 && i < (size_t)n * k; i++)
+            sum[i] = (v ? sum[i] : 0.0) + one[i];
+    }
+    for (size_t i = 0; n_views > 1 && i < (size_t)n * k; i++)
+        probs[i] = (float)(sum[i] / n_views);
+    return FER_OK;
+}
+
 /* Probabilities of every image, computed batch by batch. */
 static int predict_all(const predict_args *a, fer_model *m, const fer_config *cfg, int batch, float *probs)
 {
-    int size = cfg->model.input_size, ch = cfg->model.channels;
+    int size = cfg->model.input_size, ch = cfg->model.channels, k = m->cfg.classes;
     size_t pixels = (size_t)size * size;
-    uint8_t *grey = malloc((size_t)batch * pixels);
-    float *x = malloc((size_t)batch * pixels * ch * sizeof *x);
     fer_err err;
-    int rc = grey && x ? FER_EXIT_OK : cli_fail("out of memory for a batch of %d images", batch);
+    fer_view views[FER_TTA_MAX_VIEWS];
+    int n_views = fer_tta_views(views, a->tta_mode, &cfg->augment.random_crop, size, &err);
+    if (n_views < 0)
+        return cli_fail("%s: %s", a->checkpoint, err.msg);
+    uint8_t *grey = malloc((size_t)batch * pixels);
+    float *x = malloc((size_t)batch * pixels * ch * sizeof *x),
+          *one = malloc((size_t)batch * k * sizeof *one);
+    double *sum = malloc((size_t)batch * k * sizeof *sum);
+    int rc =
+        grey && x && one && sum ? FER_EXIT_OK : cli_fail("out of memory for a batch of %d images", batch);
     for (int first = 0; rc == FER_EXIT_OK && first < a->n_images; first += batch) {
         int n = a->n_images - first < batch ? a->n_images - first : batch;
         for (int i = 0; i < n && rc == FER_EXIT_OK; i++)
             if (fer_face_image_load(a->images[first + i], size, cfg->data.equalize, grey + i * pixels, &err))
                 rc = cli_fail("%s", err.msg);
-        if (rc == FER_EXIT_OK &&
-            (fer_face_inputs(x, grey, n, size, ch, cfg->model.preprocess_caffe, &err) ||
-             fer_predict_probs(m, x, n, batch, probs + (size_t)first * m->cfg.classes, &err)))
+        if (rc == FER_EXIT_OK && predict_views(m, cfg, grey, n, batch, views, n_views, x, one, sum,
+                                               probs + (size_t)first * k, &err))
             rc = cli_fail("%s", err.msg);
     }
     free(grey);
     free(x);
+    free(one);
+    free(sum);
     return rc;
 }
 

@@ -231,7 +231,10 @@ static int report(const saliency_args *a, fer_model *m, const fer_config *cfg, c
                   const float *probs, int layer)
 {
     const fer_image_set *s = &data->set[FER_SPLIT_TEST];
-    fer_saliency_report_opts o = {.out_dir = a->out, .layer = layer, .per_class = 4};
+    fer_saliency_report_opts o = {.out_dir = a->out,
+                                  .layer = layer,
+                                  .per_class = 4,
+                                  .view = fer_view_center(&cfg->augment.random_crop, cfg->model.input_size)};
     o.scale = (144 + cfg->model.input_size - 1) / cfg->model.input_size;
     int rc;
     if ((rc = parse_int(a->per_class, "--per-class", 1, 64, &o.per_class)) ||

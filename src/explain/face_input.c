@@ -49,14 +49,26 @@ int fer_face_image_load(const char *path, int size, int equalize, uint8_t *grey,
 
 int fer_face_inputs(float *x, const uint8_t *grey, int n, int size, int channels, int caffe, fer_err *err)
 {
+    fer_view whole = {0, 0, 0, 0};
+    return fer_face_inputs_view(x, grey, n, size, channels, caffe, &whole, err);
+}
+
+int fer_face_inputs_view(float *x, const uint8_t *grey, int n, int size, int channels, int caffe,
+                         const fer_view *view, fer_err *err)
+{
     size_t pixels = (size_t)size * size;
-    float *row = malloc(pixels * sizeof *row);
+    float *row = malloc(3 * pixels * sizeof *row), *seen = row + pixels, *window = seen + pixels;
     if (!row)
         return fer_fail(err, "face inputs: out of memory for a %d x %d image", size, size);
     for (int i = 0; i < n; i++) {
         for (size_t k = 0; k < pixels; k++)
             row[k] = grey[i * pixels + k];
-        fer_preprocess(x + i * pixels * channels, row, size, channels, caffe);
+        const float *ready = row;
+        if (view->side || view->flip) {
+            fer_view_apply(seen, row, size, view, window, FER_FILL_NEAREST, 0.0f);
+            ready = seen;
+        }
+        fer_preprocess(x + i * pixels * channels, ready, size, channels, caffe);
     }
     free(row);
     return FER_OK;

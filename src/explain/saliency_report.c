@@ -6,6 +6,7 @@
 #include "fer/path.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,28 @@ static int draw_sample(report *r, int c, int slot, const uint8_t *grey, float *c
     return FER_OK;
 }
 
+/* The faces drawn are the views the model was given (its centre crop), so
+   the maps lie over the pixels they explain. */
+static int show_views(uint8_t *faces, int n, int size, const fer_view *view, fer_err *err)
+{
+    if (!view->side && !view->flip)
+        return FER_OK;
+    size_t pixels = (size_t)size * size;
+    float *in = malloc(3 * pixels * sizeof *in), *out = in + pixels, *window = out + pixels;
+    if (!in)
+        return fer_fail(err, "saliency report: out of memory");
+    for (int i = 0; i < n; i++) {
+        uint8_t *face = faces + i * pixels;
+        for (size_t p = 0; p < pixels; p++)
+            in[p] = face[p];
+        fer_view_apply(out, in, size, view, window, FER_FILL_NEAREST, 0.0f);
+        for (size_t p = 0; p < pixels; p++)
+            face[p] = (uint8_t)fminf(255.0f, fmaxf(0.0f, rintf(out[p])));
+    }
+    free(in);
+    return FER_OK;
+}
+
 /* Grad-CAM and saliency of the picked samples of class c, in one batch. */
 static int draw_class(report *r, fer_model *m, int c, const int *picks, const uint8_t *grey,
                       const float *probs, int caffe, fer_err *err)
@@ -130,7 +153,9 @@ static int draw_class(report *r, fer_model *m, int c, const int *picks, const ui
         classes[i] = c;
     }
     if (rc == FER_OK)
-        rc = fer_face_inputs(x, batch, n, size, m->cfg.channels, caffe, err);
+        rc = fer_face_inputs_view(x, batch, n, size, m->cfg.channels, caffe, &r->o->view, err);
+    if (rc == FER_OK)
+        rc = show_views(batch, n, size, &r->o->view, err);
     if (rc == FER_OK)
         rc = fer_gradcam(m, r->o->layer, x, n, classes, cam, err);
     if (rc == FER_OK)

@@ -134,6 +134,17 @@ int fer_onnx_export(const fer_model *m, const fer_config *cfg, const fer_onnx_op
                         FER_ONNX_OPSET_MAX);
     if (m->n_layers < 1)
         return fer_fail(err, "the model has no layers");
+    /* The raw graph prepares faces as training did up to the model size; the
+       centre crop evaluation adds is not in it, so it is refused rather than
+       written to give other probabilities than fer predict. */
+    if (o->input == FER_ONNX_INPUT_RAW && cfg->augment.random_crop.size > 0)
+        return fer_fail(err,
+                        "the model was trained with augment.random_crop (size %d): a raw-input graph "
+                        "would leave out the centre crop it is evaluated with; export it with --input "
+                        "preprocessed and give it the centre %d x %d crop resized to %d x %d, "
+                        "preprocessed (docs/deploy.md)",
+                        cfg->augment.random_crop.size, cfg->augment.random_crop.size,
+                        cfg->augment.random_crop.size, m->cfg.input_size, m->cfg.input_size);
     onnx_builder b;
     onnx_builder_init(&b, "fer");
     Onnx__ModelProto model;

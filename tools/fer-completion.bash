@@ -39,6 +39,7 @@ _fer_value() {
     --resume) _fer_files "$cur" h5; COMPREPLY+=($(compgen -W auto -- "$cur")) ;;
     --config) _fer_files "$cur" 'yaml|yml' ;;
     --input) COMPREPLY=($(compgen -W "raw preprocessed" -- "$cur")) ;;
+    --tta) COMPREPLY=($(compgen -W "none flip tencrop" -- "$cur")) ;;
     --precision) COMPREPLY=($(compgen -W "fp32 bf16" -- "$cur")) ;;
     --fill) COMPREPLY=($(compgen -W "nearest constant reflect wrap" -- "$cur")) ;;
     --usage) COMPREPLY=($(compgen -W "Training PublicTest PrivateTest" -- "$cur")) ;;

@@ -62,6 +62,8 @@ static int run(const eval_args *a, const fer_dist *d)
         fer_view views[FER_TTA_MAX_VIEWS];
         int n_views =
             fer_tta_views(views, a->tta_mode, &cfg->augment.random_crop, cfg->model.input_size, &err);
+        if (n_views < 0)
+            fer_fail_wrap(&err, "%s", a->checkpoint);
         if (n_views < 0 || fer_evaluate_views(&m, d, &data.set[FER_SPLIT_TEST], (int)batch,
                                               cfg->model.preprocess_caffe, views, n_views, &r, NULL, &err)) {
             rc = cli_fail("%s", err.msg);

@@ -71,7 +71,9 @@ check "stopped twice and resumed: weights and statistics bit-identical to the st
 check "... and the optimizer state" h5diff -q "$final_a" "$final_b" /optimizer /optimizer
 "$fer" train "$cfg" "${keys[@]}" --print-config > printed.yaml
 check "the resolved config holds the crop" grep -q "random_crop: {size: 20, padding: 2}" printed.yaml
-check "... and the erasing keys" grep -A6 "random_erasing:" printed.yaml | grep -q "value: -20"
+erasing_kept() { grep -A6 "random_erasing:" printed.yaml > erasing.txt && grep -q "p: 0.5" erasing.txt &&
+  grep -q "value: -20" erasing.txt; }
+check "... and the erasing keys" erasing_kept
 
 # ---- evaluation --------------------------------------------------------------
 evals() { # evals RUN MODE: fer eval exit status and its accuracy line

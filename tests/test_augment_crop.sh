@@ -74,6 +74,11 @@ check "the resolved config holds the crop" grep -q "random_crop: {size: 20, padd
 erasing_kept() { grep -A6 "random_erasing:" printed.yaml > erasing.txt && grep -q "p: 0.5" erasing.txt &&
   grep -q "value: -20" erasing.txt; }
 check "... and the erasing keys" erasing_kept
+# The preview grid draws the crop: the same seed's grid changes with it.
+"$fer" augment --config "$cfg" --data synthetic --preview 8 --out grid-plain.png > /dev/null
+"$fer" train "$cfg" "${keys[@]}" --print-config > crop.yaml
+"$fer" augment --config crop.yaml --data synthetic --preview 8 --out grid-crop.png > /dev/null
+check "fer augment --preview draws the crop (the grids differ)" eval '! cmp -s grid-plain.png grid-crop.png'
 
 # ---- evaluation --------------------------------------------------------------
 evals() { # evals RUN MODE: fer eval exit status and its accuracy line

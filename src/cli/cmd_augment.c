@@ -8,6 +8,7 @@
 #include "fer/image.h"
 #include "fer/loader.h"
 #include "fer/rng.h"
+#include "fer/view.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +37,8 @@ static const char usage_text[] =
     "a training image of DATA (a `fer prepare` HDF5 file, or 'synthetic') at the\n"
     "model's input size (equalized if the config says so), the other 7 are random\n"
     "augmentations of it drawn as training would in epochs 0..6, from the augment\n"
-    "section of CONFIG and the seed S (default: the config's seed).\n";
+    "section of CONFIG and the seed S (default: the config's seed): the affine part and\n"
+    "augment.random_crop (random_erasing acts on the preprocessed input, not drawn).\n";
 
 typedef struct {
     const char *in, *out, *theta, *tx, *ty, *shear, *zx, *zy, *fill, *cval;
@@ -140,12 +142,23 @@ static void draw_tile(uint8_t *grid, int grid_w, int row, int col, const fer_ima
     for (int i = 0; i < n; i++)
         src[i] = set->pixels[(size_t)image * n + i];
     fer_affine t;
-    fer_affine_draw(&t, &c->augment, s, s,
-                    fer_key(seed, FER_STREAM_AUGMENT, (uint64_t)col - 1, (uint64_t)set->ids[image]));
-    if (col == 0)
+    uint64_t key = fer_key(seed, FER_STREAM_AUGMENT, (uint64_t)col - 1, (uint64_t)set->ids[image]);
+    fer_affine_draw(&t, &c->augment, s, s, key);
+    if (col == 0) {
         memcpy(dst, src, (size_t)n * sizeof *dst);
-    else
+    } else {
+        /* The training crop too (src is free again as its scratch). */
         fer_affine_apply(dst, src, s, s, &t, c->augment.fill_mode, (float)c->augment.cval);
+        fer_view v = fer_view_random(&c->augment.random_crop, s, key);
+        if (v.side) {
+            float *window = malloc((size_t)n * sizeof *window);
+            if (window) {
+                fer_view_apply(src, dst, s, &v, window, c->augment.fill_mode, (float)c->augment.cval);
+                memcpy(dst, src, (size_t)n * sizeof *dst);
+            }
+            free(window);
+        }
+    }
     int x0 = GRID_GAP + col * (s + GRID_GAP), y0 = GRID_GAP + row * (s + GRID_GAP);
     for (int y = 0; y < s; y++)
         to_bytes(grid + (size_t)(y0 + y) * grid_w + x0, dst + (size_t)y * s, s);

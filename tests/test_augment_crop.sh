@@ -89,6 +89,12 @@ evals() { # evals RUN MODE: fer eval exit status and its accuracy line
 }
 for m in none flip tencrop; do check "fer eval --tta $m on the crop-trained model" evals r1 $m; done
 check "fer eval --tta flip on the model without a crop" evals plain flip
+mpirun_fer 2 eval --checkpoint r1/best.h5 --tta tencrop --out ev2 > ev2.log 2>&1 || true
+same_scores() { # the accuracy and loss lines of two evaluations
+  diff <(grep -E "accuracy|^loss" ev-r1-tencrop.log) <(grep -E "accuracy|^loss" ev2.log)
+}
+echo "  2 ranks: $(grep -m1 accuracy ev2.log)"
+check "fer eval --tta tencrop on 2 ranks scores as on 1" same_scores
 set +e; evals plain tencrop; rct=$?; set -e
 check "fer eval --tta tencrop without a crop is refused (exit $rct), naming the key" \
   eval '[ $rct -ne 0 ] && grep -q "random_crop" ev-plain-tencrop.log'

@@ -195,14 +195,28 @@ static int choose_products(trainer *t, fer_err *err)
     return FER_OK;
 }
 
+/* A fresh run (no --resume) into a directory holding another run's
+   checkpoints would replace them, its metrics and best.h5 one epoch at a
+   time: a forgotten --resume must not cost a finished run. */
+static int refuse_overwrite(const trainer *t, fer_err *err)
+{
+    const char *resume = t->o->resume;
+    if ((resume && *resume) || !fer_checkpoint_run_has_files(t->cfg->run_dir))
+        return FER_OK;
+    return fer_fail(err,
+                    "%s holds an earlier run's checkpoints: continue it with --resume auto, or train into "
+                    "another --run-dir (a fresh run does not overwrite one)",
+                    t->cfg->run_dir);
+}
+
 static int setup(trainer *t, fer_err *err)
 {
     const fer_config *c = t->cfg;
     const fer_dist *d = t->dist;
     /* The lock comes before anything reads or cleans the directory. */
     t->lock.fd = -1;
-    int failed =
-        d->rank == 0 && (fer_make_dirs(c->run_dir, err) || fer_run_lock_take(&t->lock, c->run_dir, err));
+    int failed = d->rank == 0 && (fer_make_dirs(c->run_dir, err) ||
+                                  fer_run_lock_take(&t->lock, c->run_dir, err) || refuse_overwrite(t, err));
     if (any_failed(t, failed, err))
         return FER_ERROR;
     if (fer_run_data_load(&t->data, c, d, NULL, (1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), err))

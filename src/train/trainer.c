@@ -16,6 +16,7 @@
 #include "fer/run_lock.h"
 #include "fer/weights.h"
 #include "resume_position.h"
+#include "soft_loss.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ typedef struct {
     fer_loader *loader;
     float class_weights[FER_MAX_CLASSES];
     float *sample_weights;
+    fer_soft_loss soft; /* label smoothing, mixup */
     char *config_yaml;
     fer_progress progress;
     FILE *steps_csv;
@@ -240,6 +242,8 @@ static int setup(trainer *t, fer_err *err)
     t->config_yaml = fer_config_to_yaml(c);
     if (!t->opt.m || !t->opt.v || !t->stats_before_step || !t->sample_weights || !t->config_yaml)
         return fer_fail(err, "out of memory for optimizer buffers");
+    if (fer_soft_loss_init(&t->soft, &c->train, c->model.classes, shard_max, err))
+        return FER_ERROR;
     t->st.seed = c->seed;
     t->st.best_val_acc = -1;
     t->st.best_epoch = -1;
@@ -256,7 +260,9 @@ static int setup(trainer *t, fer_err *err)
                           .augment = c->augment.enabled,
                           .aug = c->augment,
                           .seed = c->seed,
-                          .prefetch = c->data.prefetch};
+                          .prefetch = c->data.prefetch,
+                          .mixup_alpha = c->train.mixup_alpha,
+                          .mixup_prob = c->train.mixup_prob};
     if (fer_loader_create(&t->loader, &lo, err))
         return FER_ERROR;
     t->batches_per_epoch = fer_loader_batches(t->loader);
@@ -284,6 +290,7 @@ static void teardown(trainer *t)
     free(t->opt.v);
     free(t->stats_before_step);
     free(t->sample_weights);
+    fer_soft_loss_free(&t->soft);
     free(t->config_yaml);
     fer_run_lock_release(&t->lock);
 }
@@ -374,7 +381,9 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
         memcpy(t->stats_before_step, m->stats, m->n_stats * sizeof(float));
     fer_model_forward(m, b->x, b->n, &pass);
     int correct = 0;
-    double loss = fer_model_loss(m, b->labels, sw, b->n, b->global_n, &correct, NULL);
+    double loss = t->soft.on ? fer_soft_loss_step(&t->soft, m, b,
+                                                  t->use_class_weights ? t->class_weights : NULL, &correct)
+                             : fer_model_loss(m, b->labels, sw, b->n, b->global_n, &correct, NULL);
     fer_model_backward(m, &pass, NULL);
     size_t off = m->trainable_offset, count = m->n_params - off;
     fer_grad_buckets_finish(&buckets); /* the trainable suffix, summed over ranks */

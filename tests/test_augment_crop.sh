@@ -1,5 +1,6 @@
 # augment.random_crop and augment.random_erasing on configs/tiny.yaml
-# (24x24 input, crop 20 with padding 2, erasing p 0.5): the keys change the
+# (24x24 input, crop 20 with padding 2, erasing p 0.5, with mixup and label
+# smoothing): the keys change the
 # run; 1, 2 and 3 ranks give the same losses and weights over the
 # frozen-backbone phase (as test_mpi_ranks.sh, 1e-5), also 2 ranks stopped
 # mid-epoch and resumed on 3; a run stopped twice and resumed ends
@@ -13,11 +14,14 @@ source "$(dirname "$0")/lib.bash"
 need_python numpy h5py cv2
 cfg=$src/configs/tiny.yaml
 cd "$work"
-keys=(--set augment.random_crop="{size: 20, padding: 2}" --set augment.random_erasing.p=0.5
-      --set augment.random_erasing.value=-20 --set schedule.1.epochs=1)
+# Mixup and label smoothing on in every run: a mixup partner gets its own
+# keyed crop and erasing, which must hold on every rank count too.
+common=(--set schedule.1.epochs=1 --set train.mixup_alpha=1 --set train.label_smoothing=0.1)
+keys=("${common[@]}" --set augment.random_crop="{size: 20, padding: 2}" --set augment.random_erasing.p=0.5
+      --set augment.random_erasing.value=-20)
 
 set +e
-"$fer" train "$cfg" "${precision[@]}" --run-dir plain --set schedule.1.epochs=1 > plain.log 2>&1; rcp=$?
+"$fer" train "$cfg" "${precision[@]}" "${common[@]}" --run-dir plain > plain.log 2>&1; rcp=$?
 for p in 1 2 3; do
   mpirun_fer $p train "$cfg" "${precision[@]}" "${keys[@]}" --run-dir r$p > r$p.log 2>&1; rc[$p]=$?
 done

@@ -93,6 +93,17 @@ number_option() {
     refused "fer ${cmd%% *}: $opt: expected $range, got ' 5'" $cmd "$@" "$opt" ' 5'
 }
 aug=(--in face.png --out bad.png)
+theta="a number in [-360, 360]"
+for v in 0x10 0x1p3 nan inf -inf 1e400 1e-400 '5 ' 1,5 --5; do
+  check "augment --theta='$v' refused" refused "fer augment: --theta: expected $theta, got '$v'" augment "${aug[@]}" "--theta=$v"
+done
+for v in .5 +5 -0.25e1 360 -360; do
+  check "augment --theta=$v accepted" ok augment --in face.png --out good.png "--theta=$v"
+done
+check "augment --preview=99999999999999999999 (overflow) refused" \
+  refused "fer augment: --preview: expected an integer in [1, 4096], got '99999999999999999999'" \
+  augment --preview=99999999999999999999 --out g.png
+check "augment --preview=+8 accepted" ok augment --preview=+8 --config="$tiny" --data=synthetic --out=grid.png
 for o in --theta --shear; do number_option augment $o "a number in [-360, 360]" 361 "${aug[@]}"; done
 for o in --tx --ty; do number_option augment $o "a number in [-10000, 10000]" -1e5 "${aug[@]}"; done
 for o in --zx --zy; do number_option augment $o "a number in [-100, 100]" 1e3 "${aug[@]}"; done

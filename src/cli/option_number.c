@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* strto* skip leading blanks and accept words (inf, nan): a value must
    start as a number does. */
@@ -20,7 +21,7 @@ static int starts_as_number(const char *text, int allow_minus)
 
 int cli_number_parse_real(const char *text, double lo, double hi, double *out)
 {
-    if (!starts_as_number(text, 1))
+    if (!starts_as_number(text, 1) || strpbrk(text, "xX")) /* decimal only: no 0x1p3 */
         return 0;
     char *end;
     errno = 0;

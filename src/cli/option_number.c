@@ -19,7 +19,7 @@ static int starts_as_number(const char *text, int allow_minus)
     return isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]));
 }
 
-int cli_number_parse_real(const char *text, double lo, double hi, double *out)
+static int parse_real(const char *text, double lo, double hi, double *out)
 {
     if (!starts_as_number(text, 1) || strpbrk(text, "xX")) /* decimal only: no 0x1p3 */
         return 0;
@@ -32,7 +32,7 @@ int cli_number_parse_real(const char *text, double lo, double hi, double *out)
     return 1;
 }
 
-int cli_number_parse_long(const char *text, long lo, long hi, long *out)
+static int parse_long(const char *text, long lo, long hi, long *out)
 {
     if (!starts_as_number(text, 1))
         return 0;
@@ -45,7 +45,7 @@ int cli_number_parse_long(const char *text, long lo, long hi, long *out)
     return 1;
 }
 
-int cli_number_parse_seed(const char *text, uint64_t *out)
+static int parse_seed(const char *text, uint64_t *out)
 {
     if (!starts_as_number(text, 0))
         return 0;
@@ -60,14 +60,14 @@ int cli_number_parse_seed(const char *text, uint64_t *out)
 
 int cli_number_real(const char *cmd, const char *option, const char *text, double lo, double hi, double *out)
 {
-    if (!text || cli_number_parse_real(text, lo, hi, out))
+    if (!text || parse_real(text, lo, hi, out))
         return FER_EXIT_OK;
     return cli_usage(cmd, "%s: expected a number in [%g, %g], got '%s'", option, lo, hi, text);
 }
 
 int cli_number_long(const char *cmd, const char *option, const char *text, long lo, long hi, long *out)
 {
-    if (!text || cli_number_parse_long(text, lo, hi, out))
+    if (!text || parse_long(text, lo, hi, out))
         return FER_EXIT_OK;
     return cli_usage(cmd, "%s: expected an integer in [%ld, %ld], got '%s'", option, lo, hi, text);
 }
@@ -82,7 +82,7 @@ int cli_number_int(const char *cmd, const char *option, const char *text, int lo
 
 int cli_number_seed(const char *cmd, const char *option, const char *text, uint64_t *out)
 {
-    if (!text || cli_number_parse_seed(text, out))
+    if (!text || parse_seed(text, out))
         return FER_EXIT_OK;
     return cli_usage(cmd, "%s: expected an integer in [0, %" PRIu64 "], got '%s'", option, UINT64_MAX, text);
 }

@@ -16,9 +16,4 @@ int cli_number_int(const char *cmd, const char *option, const char *text, int lo
 /* Any 64-bit unsigned integer, as the config's seed takes. */
 int cli_number_seed(const char *cmd, const char *option, const char *text, uint64_t *out);
 
-/* The same checks without printing, for the tests: 1 when text is accepted. */
-int cli_number_parse_real(const char *text, double lo, double hi, double *out);
-int cli_number_parse_long(const char *text, long lo, long hi, long *out);
-int cli_number_parse_seed(const char *text, uint64_t *out);
-
 #endif

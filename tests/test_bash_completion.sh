@@ -31,7 +31,7 @@ check "fer export --<TAB>: the options of its --help" \
 check "fer export --input <TAB>" offers "preprocessed raw" _fer fer export --input ""
 check "fer export --input=p<TAB> (split at =)" offers "preprocessed" _fer fer export --input = p
 check "fer eval --checkpoint run/<TAB>: .h5 files only" offers "run/best.h5" _fer fer eval --checkpoint run/
-check "fer bench --precision <TAB>" offers "bf16 fp32" _fer fer bench --precision ""
+check "fer bench --precision <TAB>" offers "auto bf16 fp32" _fer fer bench --precision ""
 check "fer viz <TAB>" offers "filters saliency" _fer fer viz ""
 check "fer train --ru<TAB>" offers "--run-dir" _fer fer train --ru
 check "fer-mpirun -n 2 ev<TAB>" offers "eval" _fer_mpirun fer-mpirun -n 2 ev

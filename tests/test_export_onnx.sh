@@ -53,7 +53,7 @@ expect_exit() { # expect_exit CODE PATTERN ARGS...: fer export exits CODE, stder
   echo "  fer export $*: exit $rc: $(head -1 err.txt)"
   [ $rc -eq "$want" ] && grep -q -- "$pattern" err.txt
 }
-check "opset 12 refused (usage)" expect_exit 2 "13..17" --checkpoint seed/best.h5 --out x.onnx --opset 12
+check "opset 12 refused (usage)" expect_exit 2 "--opset: expected an integer in \[13, 17\]" --checkpoint seed/best.h5 --out x.onnx --opset 12
 check "opset 1x refused (usage)" expect_exit 2 "'1x'" --checkpoint seed/best.h5 --out x.onnx --opset 1x
 check "unknown input refused (usage)" expect_exit 2 "raw or preprocessed" --checkpoint seed/best.h5 --out x.onnx --input rgb
 check "missing --out refused (usage)" expect_exit 2 "required" --checkpoint seed/best.h5

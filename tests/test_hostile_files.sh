@@ -84,7 +84,7 @@ for b in 1e3 4294967297 0 12x; do
   run "$fer" eval --checkpoint "$work/none.h5" --batch "$b"
   show
   check "eval --batch $b is a usage error naming --batch (was: atoi)" \
-    bash -c "[ $rc = 2 ] && grep -qF -- \"--batch expects an integer in [1, 2147483647], got '$b'\" '$work/err'"
+    bash -c "[ $rc = 2 ] && grep -qF -- \"--batch: expected an integer in [1, 2147483647], got '$b'\" '$work/err'"
 done
 
 # ---- item 9: deep nesting is refused at once, with file:line:column ----

@@ -40,13 +40,14 @@ _fer_value() {
     --config) _fer_files "$cur" 'yaml|yml' ;;
     --input) COMPREPLY=($(compgen -W "raw preprocessed" -- "$cur")) ;;
     --tta) COMPREPLY=($(compgen -W "none flip tencrop" -- "$cur")) ;;
-    --precision) COMPREPLY=($(compgen -W "fp32 bf16" -- "$cur")) ;;
+    --precision) COMPREPLY=($(compgen -W "fp32 bf16 auto" -- "$cur")) ;;
     --fill) COMPREPLY=($(compgen -W "nearest constant reflect wrap" -- "$cur")) ;;
     --usage) COMPREPLY=($(compgen -W "Training PublicTest PrivateTest" -- "$cur")) ;;
     --image | --in) _fer_files "$cur" 'png|PNG|jpg|JPG|jpeg|JPEG' ;;
     --out | --data | --run-dir | --synthetic) _fer_files "$cur" '*' ;;
     --set | --opset | --batch | --steps | --step | --seed | --count | --layer | --per-class | --scale | \
-        --threads | --stop-after-steps | --grad-tol | --theta | --tx | --ty | --zx | --zy | --shear | --cval)
+        --threads | --stop-after-steps | --grad-tol | --min-cosine | --max-rel-l2 | --max-flips | \
+        --theta | --tx | --ty | --zx | --zy | --shear | --cval | --preview)
         COMPREPLY=() ;; # free values: nothing to offer
     *) return 1 ;;
     esac

@@ -46,17 +46,6 @@ typedef struct {
     int flip_h, equalize;
 } augment_args;
 
-static int parse_number(const char *text, const char *name, double *v)
-{
-    char *end;
-    if (!text)
-        return FER_OK;
-    *v = strtod(text, &end);
-    if (end == text || *end || !isfinite(*v) || fabs(*v) > 1e6)
-        return cli_usage("augment", "%s wants a number (|x| <= 1e6), got '%s'", name, text);
-    return FER_OK;
-}
-
 static int parse_fill(const char *text, fer_fill_mode *fill)
 {
     static const char *const names[] = {"nearest", "constant", "reflect", "wrap"};
@@ -82,10 +71,15 @@ static int transform_one(const augment_args *a)
     fer_affine t = {0, 0, 0, 0, 1, 1, a->flip_h};
     fer_fill_mode fill;
     double cval = 0;
-    if (parse_number(a->theta, "--theta", &t.theta) || parse_number(a->tx, "--tx", &t.tx) ||
-        parse_number(a->ty, "--ty", &t.ty) || parse_number(a->shear, "--shear", &t.shear) ||
-        parse_number(a->zx, "--zx", &t.zx) || parse_number(a->zy, "--zy", &t.zy) ||
-        parse_number(a->cval, "--cval", &cval) || parse_fill(a->fill, &fill))
+    /* Angles within a turn either way, shifts and zooms far beyond any use:
+       the bounds only keep the matrix finite. */
+    if (cli_number_real("augment", "--theta", a->theta, -360, 360, &t.theta) ||
+        cli_number_real("augment", "--tx", a->tx, -1e4, 1e4, &t.tx) ||
+        cli_number_real("augment", "--ty", a->ty, -1e4, 1e4, &t.ty) ||
+        cli_number_real("augment", "--shear", a->shear, -360, 360, &t.shear) ||
+        cli_number_real("augment", "--zx", a->zx, -100, 100, &t.zx) ||
+        cli_number_real("augment", "--zy", a->zy, -100, 100, &t.zy) ||
+        cli_number_real("augment", "--cval", a->cval, 0, 255, &cval) || parse_fill(a->fill, &fill))
         return FER_EXIT_USAGE;
     uint8_t *pixels;
     int h, w;
@@ -200,10 +194,9 @@ static int write_grid(const augment_args *a, const fer_config *c, int tiles, uin
 
 static int preview(const augment_args *a)
 {
-    char *end;
-    long tiles = strtol(a->preview, &end, 10);
-    if (end == a->preview || *end || tiles < 1 || tiles > 4096)
-        return cli_usage("augment", "--preview wants a number of tiles 1..4096, got '%s'", a->preview);
+    int tiles = 0, rc;
+    if ((rc = cli_number_int("augment", "--preview", a->preview, 1, 4096, &tiles)) != FER_EXIT_OK)
+        return rc;
     if (!a->config || !a->data)
         return cli_usage("augment", "--preview needs --config CONFIG and --data DATA");
     fer_config c;
@@ -211,12 +204,9 @@ static int preview(const augment_args *a)
     if (fer_config_load(&c, a->config, &err))
         return cli_fail("%s", err.msg);
     uint64_t seed = c.seed;
-    if (a->seed) {
-        seed = strtoull(a->seed, &end, 10);
-        if (end == a->seed || *end)
-            return cli_usage("augment", "--seed wants an integer, got '%s'", a->seed);
-    }
-    return write_grid(a, &c, (int)tiles, seed);
+    if ((rc = cli_number_seed("augment", "--seed", a->seed, &seed)) != FER_EXIT_OK)
+        return rc;
+    return write_grid(a, &c, tiles, seed);
 }
 
 int cmd_augment(int argc, char **argv, const cli_setup *setup)

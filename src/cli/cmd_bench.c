@@ -39,16 +39,6 @@ static double max_rss_mib(void)
     return (double)u.ru_maxrss / 1024.0; /* Linux: KiB */
 }
 
-static int parse_count(const char *s, const char *what, int min, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || end == s || v < min || v > 1 << 20)
-        return cli_usage("bench", "%s: expected an integer >= %d, got '%s'", what, min, s);
-    *out = (int)v;
-    return FER_EXIT_OK;
-}
-
 static int parse_precision(const char *s, fer_precision *out)
 {
     static const fer_precision all[] = {FER_PRECISION_FP32, FER_PRECISION_BF16, FER_PRECISION_AUTO};
@@ -229,9 +219,9 @@ int cmd_bench(int argc, char **argv, const cli_setup *setup)
                       .batch = o.config.data.batch_size,
                       .steps = 5,
                       .threads = o.config.distribution.threads};
-    if ((batch_s && (rc = parse_count(batch_s, "--batch", 1, &r.batch))) ||
-        (steps_s && (rc = parse_count(steps_s, "--steps", 1, &r.steps))) ||
-        (threads_s && (rc = parse_count(threads_s, "--threads", 0, &r.threads))))
+    if ((rc = cli_number_int("bench", "--batch", batch_s, 1, 1 << 20, &r.batch)) ||
+        (rc = cli_number_int("bench", "--steps", steps_s, 1, 1 << 20, &r.steps)) ||
+        (rc = cli_number_int("bench", "--threads", threads_s, 0, 1 << 20, &r.threads)))
         return rc;
     fer_err err;
     if (fer_blas_set_threads(r.threads, 1, 0, r.thread_desc, sizeof r.thread_desc, &err))

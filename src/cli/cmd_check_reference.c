@@ -9,6 +9,7 @@
 #include "fer/reference_measures.h"
 #include "fer/weights.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,17 +516,6 @@ typedef struct {
     cli_options opts; /* the configuration */
 } check_args;
 
-/* A number option's value: within [lo, hi], an integer if asked. */
-static int parse_number(const char *flag, const char *text, double lo, double hi, int integer, double *out)
-{
-    char *end;
-    *out = strtod(text, &end);
-    if (*end || end == text || !(*out >= lo && *out <= hi) || (integer && *out != floor(*out)))
-        return cli_usage("check-reference", "%s: expected %s %s%g and %g, got '%s'", flag,
-                         integer ? "an integer" : "a number", "between ", lo, hi, text);
-    return FER_EXIT_OK;
-}
-
 static int parse_args(int argc, char **argv, check_args *a)
 {
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
@@ -544,20 +534,19 @@ static int parse_args(int argc, char **argv, check_args *a)
     free(rest);
     thresholds *t = &a->t;
     t->grad_tol = GRAD_TOL;
-    if (rc == FER_EXIT_OK && grad_tol) {
-        char *end;
-        t->grad_tol = strtod(grad_tol, &end);
-        if (*end || !(t->grad_tol > 0) || !isfinite(t->grad_tol))
-            rc = cli_usage("check-reference", "--grad-tol: expected a positive number, got '%s'", grad_tol);
-    }
-    double flips = 0;
-    if (rc == FER_EXIT_OK && (t->has_min_cosine = min_cosine != NULL))
-        rc = parse_number("--min-cosine", min_cosine, -1, 1, 0, &t->min_cosine);
-    if (rc == FER_EXIT_OK && (t->has_max_rel_l2 = max_rel_l2 != NULL))
-        rc = parse_number("--max-rel-l2", max_rel_l2, 0, 1e30, 0, &t->max_rel_l2);
-    if (rc == FER_EXIT_OK && (t->has_max_flips = max_flips != NULL))
-        rc = parse_number("--max-flips", max_flips, 0, 1e15, 1, &flips);
-    t->max_flips = (long)flips;
+    t->max_flips = 0;
+    const char *cmd = "check-reference";
+    if (rc == FER_EXIT_OK)
+        rc = cli_number_real(cmd, "--grad-tol", grad_tol, 1e-30, 1e30, &t->grad_tol);
+    t->has_min_cosine = min_cosine != NULL;
+    t->has_max_rel_l2 = max_rel_l2 != NULL;
+    t->has_max_flips = max_flips != NULL;
+    if (rc == FER_EXIT_OK)
+        rc = cli_number_real(cmd, "--min-cosine", min_cosine, -1, 1, &t->min_cosine);
+    if (rc == FER_EXIT_OK)
+        rc = cli_number_real(cmd, "--max-rel-l2", max_rel_l2, 0, 1e30, &t->max_rel_l2);
+    if (rc == FER_EXIT_OK)
+        rc = cli_number_long(cmd, "--max-flips", max_flips, 0, LONG_MAX, &t->max_flips);
     return rc;
 }
 

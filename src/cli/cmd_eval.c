@@ -131,8 +131,8 @@ int cmd_eval(int argc, char **argv, const cli_setup *setup)
         return cli_usage("eval", "unexpected argument '%s'", o.positional[0]);
     if (!a.checkpoint)
         return cli_usage("eval", "--checkpoint is required");
-    if (a.batch && !cli_parse_int(a.batch, 1, INT_MAX, &a.batch_size))
-        return cli_usage("eval", "--batch expects an integer in [1, %d], got '%s'", INT_MAX, a.batch);
+    if ((rc = cli_number_long("eval", "--batch", a.batch, 1, INT_MAX, &a.batch_size)) != FER_EXIT_OK)
+        return rc;
     fer_err err;
     if (a.tta && fer_tta_parse(&a.tta_mode, a.tta, &err))
         return cli_usage("eval", "%s", err.msg);

@@ -1,10 +1,10 @@
 /* fer export: a checkpoint's inference graph as an ONNX file. */
 #include "commands.h"
+#include "options.h"
 
 #include "fer/onnx_export.h"
 #include "fer/saved_model.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,42 +28,19 @@ typedef struct {
     const char *checkpoint, *out, *opset, *input;
 } export_args;
 
-/* "--name VALUE" or "--name=VALUE" at argv[*i]; returns 1 when it matched. */
-static int take(int argc, char **argv, int *i, const char *name, const char **value, int *missing)
-{
-    size_t len = strlen(name);
-    const char *s = argv[*i];
-    if (strncmp(s, name, len) != 0)
-        return 0;
-    if (s[len] == '=') {
-        *value = s + len + 1;
-        return 1;
-    }
-    if (s[len] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        *missing = 1;
-    else
-        *value = argv[++*i];
-    return 1;
-}
-
 static int parse(export_args *a, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        if (take(argc, argv, &i, "--checkpoint", &a->checkpoint, &missing) ||
-            take(argc, argv, &i, "--out", &a->out, &missing) ||
-            take(argc, argv, &i, "--opset", &a->opset, &missing) ||
-            take(argc, argv, &i, "--input", &a->input, &missing)) {
-            if (missing)
-                return cli_usage("export", "%s needs a value", argv[i]);
-        } else if (argv[i][0] == '-') {
-            return cli_usage("export", "unknown option '%s'", argv[i]);
-        } else {
-            return cli_usage("export", "unexpected argument '%s'", argv[i]);
-        }
-    }
+    cli_flag flags[] = {{"--checkpoint", 1, &a->checkpoint, NULL},
+                        {"--out", 1, &a->out, NULL},
+                        {"--opset", 1, &a->opset, NULL},
+                        {"--input", 1, &a->input, NULL},
+                        {NULL, 0, NULL, NULL}};
+    cli_options o = {0};
+    int rc = cli_parse_flags(&o, "export", argc, argv, flags);
+    if (rc != FER_EXIT_OK)
+        return rc;
+    if (o.n_positional > 0)
+        return cli_usage("export", "unexpected argument '%s'", o.positional[0]);
     if (!a->checkpoint || !a->out)
         return cli_usage("export", "--checkpoint and --out are required");
     return FER_EXIT_OK;
@@ -73,15 +50,9 @@ static int options_of(const export_args *a, fer_onnx_options *o)
 {
     o->opset = FER_ONNX_OPSET_DEFAULT;
     o->input = FER_ONNX_INPUT_RAW;
-    if (a->opset) {
-        char *end = NULL;
-        errno = 0;
-        long v = strtol(a->opset, &end, 10);
-        if (errno || end == a->opset || *end || v < FER_ONNX_OPSET_MIN || v > FER_ONNX_OPSET_MAX)
-            return cli_usage("export", "--opset expects an integer in %d..%d, got '%s'", FER_ONNX_OPSET_MIN,
-                             FER_ONNX_OPSET_MAX, a->opset);
-        o->opset = (int)v;
-    }
+    int rc = cli_number_int("export", "--opset", a->opset, FER_ONNX_OPSET_MIN, FER_ONNX_OPSET_MAX, &o->opset);
+    if (rc != FER_EXIT_OK)
+        return rc;
     if (a->input && !strcmp(a->input, "preprocessed"))
         o->input = FER_ONNX_INPUT_PREPROCESSED;
     else if (a->input && strcmp(a->input, "raw") != 0)

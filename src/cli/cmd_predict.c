@@ -1,5 +1,6 @@
 /* fer predict: emotion probabilities of image files under a checkpoint. */
 #include "commands.h"
+#include "options.h"
 
 #include "fer/dataset.h"
 #include "fer/explain.h"
@@ -29,7 +30,7 @@ typedef struct {
     fer_tta tta_mode;
     int json;
     int n_images;
-    char **images;
+    const char **images;
 } predict_args;
 
 static int parse(predict_args *a, int argc, char **argv)
@@ -37,23 +38,14 @@ static int parse(predict_args *a, int argc, char **argv)
     a->images = calloc((size_t)argc, sizeof *a->images);
     if (!a->images)
         return cli_fail("out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--checkpoint") || !strcmp(s, "--batch") || !strcmp(s, "--tta")) {
-            if (i + 1 >= argc)
-                return cli_usage("predict", "%s needs a value", s);
-            *(s[2] == 'c' ? &a->checkpoint : s[2] == 'b' ? &a->batch : &a->tta) = argv[++i];
-        } else if (!strcmp(s, "--json")) {
-            a->json = 1;
-        } else if (!strcmp(s, "--")) {
-            while (++i < argc)
-                a->images[a->n_images++] = argv[i];
-        } else if (s[0] == '-' && s[1]) {
-            return cli_usage("predict", "unknown option '%s'", s);
-        } else {
-            a->images[a->n_images++] = argv[i];
-        }
-    }
+    cli_flag flags[] = {{"--checkpoint", 1, &a->checkpoint, NULL},
+                        {"--batch", 1, &a->batch, NULL},
+                        {"--json", 0, NULL, &a->json},
+                        {"--tta", 1, &a->tta, NULL},
+                        {NULL, 0, NULL, NULL}};
+    int rc = cli_parse_args("predict", argc, argv, flags, a->images, &a->n_images);
+    if (rc != FER_EXIT_OK)
+        return rc;
     if (!a->checkpoint)
         return cli_usage("predict", "--checkpoint is required");
     if (a->n_images == 0)
@@ -180,10 +172,10 @@ static int predict_all(const predict_args *a, fer_model *m, const fer_config *cf
 
 static int run(const predict_args *a)
 {
-    char *end = NULL;
-    long batch = a->batch ? strtol(a->batch, &end, 10) : 64;
-    if (a->batch && (*end || batch < 1 || batch > 4096))
-        return cli_usage("predict", "--batch expects an integer in 1..4096, got '%s'", a->batch);
+    int batch = 64;
+    int rc = cli_number_int("predict", "--batch", a->batch, 1, 4096, &batch);
+    if (rc != FER_EXIT_OK)
+        return rc;
     fer_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg)
         return cli_fail("out of memory");
@@ -201,8 +193,8 @@ static int run(const predict_args *a)
         names[j] = k == 7 ? fer_emotion_names[j] : generic[j];
     }
     float *probs = malloc((size_t)a->n_images * k * sizeof *probs);
-    int rc = probs && k <= FER_MAX_CLASSES ? predict_all(a, &m, cfg, (int)batch, probs)
-                                           : cli_fail("cannot predict %d classes", k);
+    rc = probs && k <= FER_MAX_CLASSES ? predict_all(a, &m, cfg, batch, probs)
+                                       : cli_fail("cannot predict %d classes", k);
     if (rc == FER_EXIT_OK) {
         if (a->json)
             print_json(a, probs, k, names);
@@ -226,6 +218,6 @@ int cmd_predict(int argc, char **argv, const cli_setup *setup)
     int rc = parse(&a, argc, argv);
     if (rc == FER_EXIT_OK)
         rc = run(&a);
-    free(a.images);
+    free((void *)a.images);
     return rc;
 }

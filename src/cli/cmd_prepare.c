@@ -59,10 +59,25 @@ static void print_counts(const fer_dataset *ds)
     printf("\n");
 }
 
+/* "A,B,C": three image counts, each checked as the other numbers are. */
 static int parse_split_sizes(const char *s, int n[3])
 {
-    char tail;
-    return sscanf(s, "%d,%d,%d%c", &n[0], &n[1], &n[2], &tail) == 3 ? FER_OK : FER_ERROR;
+    char part[3][32];
+    const char *p = s;
+    for (int k = 0; k < 3; k++) {
+        const char *end = k < 2 ? strchr(p, ',') : p + strlen(p);
+        if (!end || end - p >= (long)sizeof part[k] || (k == 2 && strchr(p, ',')))
+            return cli_usage("prepare", "--synthetic: expected N_TRAIN,N_VAL,N_TEST, got '%s'", s);
+        snprintf(part[k], sizeof part[k], "%.*s", (int)(end - p), p);
+        p = end + 1;
+    }
+    static const char *const names[] = {"--synthetic N_TRAIN", "--synthetic N_VAL", "--synthetic N_TEST"};
+    for (int k = 0; k < 3; k++) {
+        int rc = cli_number_int("prepare", names[k], part[k], 0, FER_MAX_IMAGES, &n[k]);
+        if (rc != FER_EXIT_OK)
+            return rc;
+    }
+    return FER_EXIT_OK;
 }
 
 static int load_input(fer_dataset *ds, const char *input, int skip_bad, long *skipped, fer_err *err)
@@ -82,7 +97,7 @@ int cmd_prepare(int argc, char **argv, const cli_setup *setup)
         fputs(usage_text, stdout);
         return FER_EXIT_OK;
     }
-    const char *out = NULL, *synthetic = NULL, *seed_text = "1";
+    const char *out = NULL, *synthetic = NULL, *seed_text = NULL;
     int skip_bad = 0;
     cli_flag flags[] = {{"--out", 1, &out, NULL},
                         {"--synthetic", 1, &synthetic, NULL},
@@ -110,10 +125,10 @@ int cmd_prepare(int argc, char **argv, const cli_setup *setup)
     fer_stop_install();
     if (synthetic) {
         int n[3];
-        char *end;
-        unsigned long long seed = strtoull(seed_text, &end, 10);
-        if (parse_split_sizes(synthetic, n) || *end || end == seed_text)
-            return cli_usage("prepare", "--synthetic wants N_TRAIN,N_VAL,N_TEST and --seed an integer");
+        uint64_t seed = 1;
+        if ((rc = parse_split_sizes(synthetic, n)) != FER_EXIT_OK ||
+            (rc = cli_number_seed("prepare", "--seed", seed_text, &seed)) != FER_EXIT_OK)
+            return rc;
         rc = fer_dataset_synthetic(&ds, n[0], n[1], n[2], seed, &err);
     } else {
         rc = load_input(&ds, o.positional[0], skip_bad, &skipped, &err);

@@ -6,6 +6,7 @@
 #include "fer/log.h"
 #include "fer/trainer.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,10 +74,9 @@ int cmd_train(int argc, char **argv, const cli_setup *setup)
         rc = cli_usage("train", "--fresh-if-unreadable only applies to --resume auto");
     if (rc == FER_EXIT_OK && run_dir)
         snprintf(o->config.run_dir, sizeof o->config.run_dir, "%s", run_dir);
-    char *end = NULL;
-    long stop_steps = stop_after ? strtol(stop_after, &end, 10) : 0;
-    if (rc == FER_EXIT_OK && stop_after && (*end || stop_steps < 1))
-        rc = cli_usage("train", "--stop-after-steps expects a positive integer, got '%s'", stop_after);
+    long stop_steps = 0;
+    if (rc == FER_EXIT_OK)
+        rc = cli_number_long("train", "--stop-after-steps", stop_after, 1, LONG_MAX, &stop_steps);
     if (rc == FER_EXIT_OK && print_config) {
         char *yaml = fer_config_to_yaml(&o->config);
         fputs(yaml ? yaml : "", stdout);

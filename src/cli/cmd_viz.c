@@ -39,18 +39,6 @@ static const char usage[] =
     "  --usage NAME    Training, PublicTest or PrivateTest (default: the config's data.test_usage)\n"
     "  --batch N       global evaluation batch (default: the config's data.batch_size)\n";
 
-static int parse_int(const char *text, const char *name, int lo, int hi, int *v)
-{
-    char *end;
-    if (!text)
-        return FER_EXIT_OK;
-    long x = strtol(text, &end, 10);
-    if (end == text || *end || x < lo || x > hi)
-        return cli_usage("viz", "%s expects an integer in %d..%d, got '%s'", name, lo, hi, text);
-    *v = (int)x;
-    return FER_EXIT_OK;
-}
-
 /* The named layer, or the last convolution without a name. */
 static int pick_layer(const fer_model *m, const char *name, int *layer)
 {
@@ -164,23 +152,19 @@ static int run_filters(const void *args, const fer_dist *d, fer_model *m, fer_co
     fer_filter_viz_opts o = {.count = 16, .steps = 40, .step = 1.0f};
     if (d->rank != 0)
         return FER_EXIT_OK;
-    int seed = 0, rc = pick_layer(m, a->layer, &o.layer);
+    double step = o.step;
+    int rc = pick_layer(m, a->layer, &o.layer);
     if (rc != FER_EXIT_OK)
         return rc;
     int max_count = m->layers[o.layer].out_c;
-    if ((rc = parse_int(a->count, "--count", 1, max_count, &o.count)) ||
-        (rc = parse_int(a->steps, "--steps", 0, 100000, &o.steps)) ||
-        (rc = parse_int(a->seed, "--seed", 0, 1 << 30, &seed)))
+    if ((rc = cli_number_int("viz", "--count", a->count, 1, max_count, &o.count)) ||
+        (rc = cli_number_int("viz", "--steps", a->steps, 0, 100000, &o.steps)) ||
+        (rc = cli_number_seed("viz", "--seed", a->seed, &o.seed)) ||
+        (rc = cli_number_real("viz", "--step", a->step, 0, 1000, &step)))
         return rc;
     if (!a->count && o.count > max_count)
         o.count = max_count;
-    if (a->step) {
-        char *end;
-        o.step = strtof(a->step, &end);
-        if (end == a->step || *end || !isfinite(o.step) || o.step < 0 || o.step > 1000)
-            return cli_usage("viz", "--step expects a number in 0..1000, got '%s'", a->step);
-    }
-    o.seed = (uint64_t)seed;
+    o.step = (float)step;
     int size = cfg->model.input_size;
     size_t pixels = (size_t)size * size;
     int *filters = malloc((size_t)o.count * sizeof *filters);
@@ -237,8 +221,8 @@ static int report(const saliency_args *a, fer_model *m, const fer_config *cfg, c
                                   .view = fer_view_center(&cfg->augment.random_crop, cfg->model.input_size)};
     o.scale = (144 + cfg->model.input_size - 1) / cfg->model.input_size;
     int rc;
-    if ((rc = parse_int(a->per_class, "--per-class", 1, 64, &o.per_class)) ||
-        (rc = parse_int(a->scale, "--scale", 1, 16, &o.scale)))
+    if ((rc = cli_number_int("viz", "--per-class", a->per_class, 1, 64, &o.per_class)) ||
+        (rc = cli_number_int("viz", "--scale", a->scale, 1, 16, &o.scale)))
         return rc;
     const char *names[FER_MAX_CLASSES];
     for (int k = 0; k < cfg->model.classes; k++)
@@ -262,7 +246,7 @@ static int run_saliency(const void *args, const fer_dist *d, fer_model *m, fer_c
     const saliency_args *a = args;
     int layer, batch = cfg->data.batch_size;
     int rc = pick_layer(m, a->layer, &layer);
-    if (rc != FER_EXIT_OK || (rc = parse_int(a->batch, "--batch", 1, 1 << 20, &batch)))
+    if (rc != FER_EXIT_OK || (rc = cli_number_int("viz", "--batch", a->batch, 1, 1 << 20, &batch)))
         return rc;
     if (a->usage)
         snprintf(cfg->data.test_usage, sizeof cfg->data.test_usage, "%s", a->usage);

@@ -1,10 +1,13 @@
 /* Shared option parsing for subcommands that take a run configuration:
    `CONFIG` (first positional) or `--config CONFIG`, repeatable `--set KEY=VALUE`,
-   and the command's own flags. */
+   and the command's own flags. Every option with a value takes it as the next
+   argument or after '=' (`--out FILE` or `--out=FILE`, GNU style); a flag
+   without one refuses `--flag=x`; `--` ends the options. */
 #ifndef FER_CLI_OPTIONS_H
 #define FER_CLI_OPTIONS_H
 
 #include "fer/config.h"
+#include "option_number.h"
 
 typedef struct {
     const char *name;   /* "--run-dir" */
@@ -30,8 +33,9 @@ int cli_parse_config_options(cli_options *o, const char *cmd, int argc, char **a
 /* Parses argv with flags only (no config); positional arguments are kept. */
 int cli_parse_flags(cli_options *o, const char *cmd, int argc, char **argv, const cli_flag *flags);
 
-/* Parses text as a whole decimal integer in [lo, hi] (no sign games, no
-   trailing characters, no overflow). Returns 1 with *out set, 0 otherwise. */
-int cli_parse_int(const char *text, long lo, long hi, long *out);
+/* Parses argv with flags only, for a command with any number of arguments:
+   positional has room for argc of them. */
+int cli_parse_args(const char *cmd, int argc, char **argv, const cli_flag *flags, const char **positional,
+                   int *n_positional);
 
 #endif

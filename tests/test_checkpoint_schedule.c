@@ -163,5 +163,5 @@ int main(void)
     test_older_checkpoint(dir);
     test_impossible_plateau(dir);
     fixture_rmtree(dir);
-    return check_report("test_schedule_checkpoint");
+    return check_report("test_checkpoint_schedule");
 }

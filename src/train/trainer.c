@@ -557,7 +557,7 @@ static void plateau_epoch_end(trainer *t, double val_acc)
     const fer_phase_cfg *ph = phase_cfg(t);
     if (ph->lr_schedule.name != FER_LR_PLATEAU)
         return;
-    double before = fer_phase_lr(ph, &t->st.plateau, LONG_MAX, 0, 0);
+    double before = fer_phase_lr(ph, &t->st.plateau, LONG_MAX, 0, 0); /* the level, past any warm-up */
     int reduced = fer_plateau_step(&t->st.plateau, &ph->lr_schedule, ph->optimizer.lr, val_acc);
     fer_dist_bcast(t->dist, &t->st.plateau, sizeof t->st.plateau, 0);
     if (reduced && t->dist->rank == 0)

@@ -74,6 +74,7 @@ ckpt=$(newest_checkpoint term)
 set +e
 timeout 180 mpirun -np 2 --map-by ppr:1:node --bind-to none "$fer" train "$cfg" "${long[@]}" --run-dir term --resume auto > term-resumed.log 2>&1; rc=$?
 set -e
+[ $rc -eq 0 ] || tail -n 25 term-resumed.log
 check "resume on 2 nodes x 1 rank exits 0 (got $rc)" [ $rc -eq 0 ]
 check "it resumed from the stop checkpoint" grep -q "resuming from $ckpt" term-resumed.log
 check "epochs.csv has 10 epochs" [ "$(rows_in term/epochs.csv)" -eq 10 ]
@@ -111,6 +112,7 @@ timeout 180 mpirun -np 2 --host fer-node1:2 --bind-to none "$fer" train "$cfg" "
   --resume auto > dead-resumed.log 2>&1
 rc=$?
 set -e
+[ $rc -eq 0 ] || tail -n 25 dead-resumed.log
 check "resume on the surviving node (1 node x 2 ranks) exits 0 (got $rc)" [ $rc -eq 0 ]
 check "it ran on fer-node1 with 2 ranks" grep -q "2 rank(s), global batch" dead-resumed.log
 check "it resumed from the newest checkpoint ($ckpt)" grep -q "resuming from $ckpt" dead-resumed.log

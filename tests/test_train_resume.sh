@@ -32,4 +32,15 @@ check "a stale temporary checkpoint is removed on resume" [ ! -e resumed/ckpt-00
 steps_once() { [ "$(tail -n +2 resumed/steps.csv | cut -d, -f3 | tr '\n' ' ')" = "$(seq 1 24 | tr '\n' ' ')" ]; }
 check "steps.csv lists global steps 1..24 once each" steps_once
 check "resumed epochs.csv has 3 epochs" [ "$(tail -n +2 resumed/epochs.csv | wc -l)" -eq 3 ]
+
+# A fresh run (no --resume) into the finished run's directory is refused and
+# leaves its checkpoints, best.h5 and metrics as they were.
+before=$(cd straight && cat ./*.h5 latest epochs.csv steps.csv | md5sum)
+set +e
+"$fer" train "$cfg" "${precision[@]}" --run-dir straight > again.log 2>&1; rc=$?
+set -e
+echo "a fresh run into straight/: exit $rc, $(grep -c . again.log) log lines, last: $(tail -n 1 again.log)"
+check "a fresh run into a finished run's directory exits 1 (got $rc)" [ $rc -eq 1 ]
+check "it says to pass --resume auto" grep -q "holds an earlier run's checkpoints: continue it with --resume auto" again.log
+check "the finished run's files are unchanged" [ "$(cd straight && cat ./*.h5 latest epochs.csv steps.csv | md5sum)" = "$before" ]
 finish

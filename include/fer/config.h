@@ -151,6 +151,13 @@ typedef struct {
        the plain average over this many global training batches, with the
        epoch's final weights (0: keep Keras's running averages). */
     int bn_recompute_batches;
+    /* Training targets (1 - eps) * onehot + eps / classes (0: one-hot). */
+    double label_smoothing;
+    /* Mixup: each training sample, with probability mixup_prob, becomes
+       lambda * itself + (1 - lambda) * a partner from the whole training
+       set, lambda ~ Beta(alpha, alpha), targets likewise (0: off). */
+    double mixup_alpha;
+    double mixup_prob;
     /* Exponential moving average of the weights and BatchNorm statistics,
        updated after every optimizer step (0: none); evaluation, best.h5 and
        the checkpoints' /model_weights use it (src/train/ema.c). */

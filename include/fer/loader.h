@@ -42,6 +42,11 @@ typedef struct {
     int n;            /* rows in this rank's shard (may be 0) */
     int global_n;     /* rows in the whole global batch */
     long batch_index; /* index of this batch within the epoch */
+    /* Mixup (include/fer/mixup.h): row i is lambda_i * its own sample +
+       (1 - lambda_i) * a partner whose label is mix_labels[i]; lambda 1 and
+       the row's own label when the row is not mixed. */
+    int *mix_labels;   /* shard */
+    float *mix_lambda; /* shard */
 } fer_batch;
 
 typedef struct fer_loader fer_loader;
@@ -56,6 +61,10 @@ typedef struct {
     fer_augment_cfg aug;
     uint64_t seed;
     int prefetch; /* background thread */
+    /* Mixup of shuffled (training) batches: alpha > 0 mixes each sample,
+       with probability mixup_prob, with a partner drawn from the whole set
+       (0: off). */
+    double mixup_alpha, mixup_prob;
 } fer_loader_opts;
 
 int fer_loader_create(fer_loader **out, const fer_loader_opts *o, fer_err *err);

@@ -125,6 +125,12 @@ const float *fer_model_forward(fer_model *m, const float *x, int n, const fer_pa
 double fer_model_loss(fer_model *m, const int *labels, const float *sample_weight, int n, long global_n,
                       int *correct, float *probs);
 
+/* The same against soft targets (n x classes, rows summing to 1; see
+   fer_soft_targets in include/fer/nn.h); correct counts argmax hits on
+   `labels`. */
+double fer_model_loss_soft(fer_model *m, const float *targets, const int *labels, const float *sample_weight,
+                           int n, long global_n, int *correct);
+
 /* Backward pass from the gradient fer_model_loss() stored; fills grads for
    the trainable suffix (this rank's contribution; the caller allreduces).
    With input_grad non-NULL, also returns d loss / d input (n x in_h x in_w x

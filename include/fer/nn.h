@@ -173,6 +173,21 @@ void fer_dense_backward(float *dx, float *dw, float *db, float *dy, const float 
 double fer_softmax_xent(float *dlogits, float *probs, const float *logits, const int *labels,
                         const float *sample_weight, int n, int k, double scale);
 
+/* The same with soft targets (n x k, each row summing to 1): returns
+   sum_i w_i * sum_j -t_ij log softmax(logits_i)_j and puts
+   scale * w_i * (softmax - t_i) in dlogits. A non-finite target gives a
+   NaN loss. */
+double fer_softmax_xent_soft(float *dlogits, float *probs, const float *logits, const float *targets,
+                             const float *sample_weight, int n, int k, double scale);
+
+/* Targets of label smoothing and mixup: row i is
+   lambda_i * s(labels_i) + (1 - lambda_i) * s(mix_labels_i) with
+   s(y) = (1 - smoothing) * onehot(y) + smoothing / k (Keras's and PyTorch's
+   label_smoothing). mix_labels and mix_lambda may be NULL (no mixup). A
+   label outside [0, k) makes its row NaN. */
+void fer_soft_targets(float *targets, const int *labels, const int *mix_labels, const float *mix_lambda,
+                      int n, int k, double smoothing);
+
 /* ---- initialization (Keras defaults) -------------------------------------
    Glorot uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)), with
    fan_in = receptive * in, fan_out = receptive * out (receptive = k*k for a

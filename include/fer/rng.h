@@ -42,11 +42,12 @@ static inline double fer_uniform_range(uint64_t key, uint64_t counter, double lo
 
 /* Streams used by the product, so that two uses of one seed never collide. */
 enum {
-    FER_STREAM_INIT = 1,     /* weight initialization: (layer, tensor) */
-    FER_STREAM_SHUFFLE = 2,  /* epoch permutation: (epoch) */
-    FER_STREAM_AUGMENT = 3,  /* augmentation: (epoch, sample) */
-    FER_STREAM_DROPOUT = 4,  /* dropout masks: (step, sample, layer) */
-    FER_STREAM_SYNTHETIC = 5 /* synthetic data set: (sample) */
+    FER_STREAM_INIT = 1,      /* weight initialization: (layer, tensor) */
+    FER_STREAM_SHUFFLE = 2,   /* epoch permutation: (epoch) */
+    FER_STREAM_AUGMENT = 3,   /* augmentation: (epoch, sample) */
+    FER_STREAM_DROPOUT = 4,   /* dropout masks: (step, sample, layer) */
+    FER_STREAM_SYNTHETIC = 5, /* synthetic data set: (sample) */
+    FER_STREAM_MIXUP = 7      /* mixup partner and weight: (epoch, sample) */
 };
 
 #endif

@@ -6,6 +6,7 @@
    the caller uses batch b; only one job is ever in flight. */
 #include "fer/loader.h"
 #include "fer/image.h"
+#include "fer/mixup.h"
 #include "fer/rng.h"
 
 #include <pthread.h>
@@ -15,6 +16,7 @@
 typedef struct {
     fer_batch batch;
     float *grey, *warped; /* size x size scratch of the sample being prepared */
+    float *partner;       /* one preprocessed row: a mixup partner */
 } batch_slot;
 
 struct fer_loader {
@@ -55,6 +57,23 @@ static void prepare_sample(fer_loader *l, batch_slot *s, float *x, int position)
     fer_preprocess(x, ready, size, l->o.channels, l->o.caffe);
 }
 
+/* Row i of the slot's batch (x, holding sample `id` already) mixed with its
+   partner, which goes through prepare_sample with its own key. */
+static void mix_row(fer_loader *l, batch_slot *s, int i, int64_t id, size_t row)
+{
+    const fer_image_set *im = l->o.images;
+    fer_mix mx = {.partner = -1, .lambda = 1.0f};
+    if (l->o.shuffle)
+        mx = fer_mixup_draw(l->o.seed, l->epoch, id, im->n, l->o.mixup_alpha, l->o.mixup_prob);
+    s->batch.mix_labels[i] = s->batch.labels[i];
+    s->batch.mix_lambda[i] = mx.lambda;
+    if (mx.partner < 0)
+        return;
+    prepare_sample(l, s, s->partner, mx.partner);
+    fer_mixup_rows(s->batch.x + i * row, s->partner, row, mx.lambda);
+    s->batch.mix_labels[i] = im->labels[mx.partner];
+}
+
 static void prepare_batch(fer_loader *l, int slot, long b)
 {
     batch_slot *s = &l->slots[slot];
@@ -68,6 +87,7 @@ static void prepare_batch(fer_loader *l, int slot, long b)
         prepare_sample(l, s, s->batch.x + (k - begin) * row, position);
         s->batch.labels[k - begin] = im->labels[position];
         s->batch.ids[k - begin] = im->ids[position];
+        mix_row(l, s, k - begin, im->ids[position], row);
     }
     s->batch.n = end - begin;
     s->batch.global_n = global_n;
@@ -146,7 +166,13 @@ static int alloc_slot(batch_slot *s, const fer_loader_opts *o)
     s->batch.ids = malloc((size_t)rows * sizeof(int64_t));
     s->grey = malloc((size_t)n * sizeof(float));
     s->warped = malloc((size_t)n * sizeof(float));
-    return s->batch.x && s->batch.labels && s->batch.ids && s->grey && s->warped ? FER_OK : FER_ERROR;
+    s->partner = malloc((size_t)n * o->channels * sizeof(float));
+    s->batch.mix_labels = malloc((size_t)rows * sizeof(int));
+    s->batch.mix_lambda = malloc((size_t)rows * sizeof(float));
+    return s->batch.x && s->batch.labels && s->batch.ids && s->grey && s->warped && s->partner &&
+                   s->batch.mix_labels && s->batch.mix_lambda
+               ? FER_OK
+               : FER_ERROR;
 }
 
 int fer_loader_create(fer_loader **out, const fer_loader_opts *o, fer_err *err)
@@ -202,6 +228,9 @@ void fer_loader_free(fer_loader *l)
         free(l->slots[s].batch.ids);
         free(l->slots[s].grey);
         free(l->slots[s].warped);
+        free(l->slots[s].partner);
+        free(l->slots[s].batch.mix_labels);
+        free(l->slots[s].batch.mix_lambda);
     }
     free(l->order);
     pthread_cond_destroy(&l->changed);

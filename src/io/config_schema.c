@@ -345,6 +345,9 @@ static const cfg_section logging_section = {logging_fields, N_FIELDS(logging_fie
 
 static const cfg_field train_fields[] = {
     INT_KEY(fer_train_cfg, bn_recompute_batches, 0, 100000),
+    FRACTION_KEY(fer_train_cfg, label_smoothing),
+    NUM_KEY(fer_train_cfg, mixup_alpha, CFG_INCL, 0, 1000, CFG_INCL),
+    NUM_KEY(fer_train_cfg, mixup_prob, CFG_INCL, 0, 1, CFG_INCL),
     FRACTION_KEY(fer_train_cfg, ema),
     BOOL_KEY(fer_train_cfg, ema_warmup),
 };
@@ -428,6 +431,7 @@ void fer_config_defaults(fer_config *c)
     c->logging.progress = FER_PROGRESS_AUTO;
     c->logging.every_steps = 50;
     c->logging.on_nonfinite = FER_NONFINITE_STOP;
+    c->train.mixup_prob = 1.0;
 }
 
 /* ---- helpers ---------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include "fer/run_lock.h"
 #include "fer/weights.h"
 #include "resume_position.h"
+#include "soft_loss.h"
 
 #include <limits.h>
 #include <math.h>
@@ -38,6 +39,7 @@ typedef struct {
     fer_loader *loader;
     float class_weights[FER_MAX_CLASSES];
     float *sample_weights;
+    fer_soft_loss soft; /* label smoothing, mixup */
     char *config_yaml;
     fer_progress progress;
     FILE *steps_csv;
@@ -236,14 +238,28 @@ static int choose_products(trainer *t, fer_err *err)
     return FER_OK;
 }
 
+/* A fresh run (no --resume) into a directory holding another run's
+   checkpoints would replace them, its metrics and best.h5 one epoch at a
+   time: a forgotten --resume must not cost a finished run. */
+static int refuse_overwrite(const trainer *t, fer_err *err)
+{
+    const char *resume = t->o->resume;
+    if ((resume && *resume) || !fer_checkpoint_run_has_files(t->cfg->run_dir))
+        return FER_OK;
+    return fer_fail(err,
+                    "%s holds an earlier run's checkpoints: continue it with --resume auto, or train into "
+                    "another --run-dir (a fresh run does not overwrite one)",
+                    t->cfg->run_dir);
+}
+
 static int setup(trainer *t, fer_err *err)
 {
     const fer_config *c = t->cfg;
     const fer_dist *d = t->dist;
     /* The lock comes before anything reads or cleans the directory. */
     t->lock.fd = -1;
-    int failed =
-        d->rank == 0 && (fer_make_dirs(c->run_dir, err) || fer_run_lock_take(&t->lock, c->run_dir, err));
+    int failed = d->rank == 0 && (fer_make_dirs(c->run_dir, err) ||
+                                  fer_run_lock_take(&t->lock, c->run_dir, err) || refuse_overwrite(t, err));
     if (any_failed(t, failed, err))
         return FER_ERROR;
     if (fer_run_data_load(&t->data, c, d, NULL, (1u << FER_SPLIT_TRAIN) | (1u << FER_SPLIT_VAL), err))
@@ -274,6 +290,8 @@ static int setup(trainer *t, fer_err *err)
     t->config_yaml = fer_config_to_yaml(c);
     if (!t->opt.m || !t->opt.v || !t->stats_before_step || !t->sample_weights || !t->config_yaml)
         return fer_fail(err, "out of memory for optimizer buffers");
+    if (fer_soft_loss_init(&t->soft, &c->train, c->model.classes, shard_max, err))
+        return FER_ERROR;
     if (c->train.ema > 0) {
         t->ema_params = malloc(np * sizeof(float));
         t->ema_stats = malloc((t->model.n_stats ? t->model.n_stats : 1) * sizeof(float));
@@ -297,7 +315,9 @@ static int setup(trainer *t, fer_err *err)
                           .augment = c->augment.enabled,
                           .aug = c->augment,
                           .seed = c->seed,
-                          .prefetch = c->data.prefetch};
+                          .prefetch = c->data.prefetch,
+                          .mixup_alpha = c->train.mixup_alpha,
+                          .mixup_prob = c->train.mixup_prob};
     if (fer_loader_create(&t->loader, &lo, err))
         return FER_ERROR;
     t->batches_per_epoch = fer_loader_batches(t->loader);
@@ -327,6 +347,7 @@ static void teardown(trainer *t)
     free(t->ema_params);
     free(t->ema_stats);
     free(t->sample_weights);
+    fer_soft_loss_free(&t->soft);
     free(t->config_yaml);
     fer_run_lock_release(&t->lock);
 }
@@ -427,7 +448,9 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
         memcpy(t->stats_before_step, m->stats, m->n_stats * sizeof(float));
     fer_model_forward(m, b->x, b->n, &pass);
     int correct = 0;
-    double loss = fer_model_loss(m, b->labels, sw, b->n, b->global_n, &correct, NULL);
+    double loss = t->soft.on ? fer_soft_loss_step(&t->soft, m, b,
+                                                  t->use_class_weights ? t->class_weights : NULL, &correct)
+                             : fer_model_loss(m, b->labels, sw, b->n, b->global_n, &correct, NULL);
     fer_model_backward(m, &pass, NULL);
     size_t off = m->trainable_offset, count = m->n_params - off;
     fer_grad_buckets_finish(&buckets); /* the trainable suffix, summed over ranks */

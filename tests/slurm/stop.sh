@@ -16,20 +16,21 @@ alive() {
     [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] || return 1
     [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
 }
-stop() { # stop NAME: TERM the recorded PID, KILL after 10 s
-    local f=$state/pids/$1 pid
+stop() { # stop NAME [AS]: TERM the PID recorded as AS, KILL after 10 s
+    local as=${2:-$1} pid f
+    f=$state/pids/$as
     [ -f "$f" ] || return 0
     pid=$(cat "$f")
     if alive "$pid" "$1"; then
         kill -TERM "$pid" 2>/dev/null
         for _ in $(seq 1 100); do alive "$pid" "$1" || break; sleep 0.1; done
         if alive "$pid" "$1"; then
-            log "$1 ($pid) ignored SIGTERM: SIGKILL"
+            log "$as ($pid) ignored SIGTERM: SIGKILL"
             kill -KILL "$pid" 2>/dev/null
         fi
     fi
     rm -f "$f"
-    log "$1 ($pid) stopped"
+    log "$as ($pid) stopped"
 }
 ctld=$(cat "$state/pids/slurmctld" 2>/dev/null)
 if alive "$ctld" slurmctld && [ -f "$SLURM_CONF" ]; then
@@ -48,6 +49,9 @@ fi
 source "$(dirname "$0")/poll.bash"
 wait_until 20 no_steps
 stop slurmd
+for f in "$state"/pids/slurmd.*; do # one per node of an emulated cluster
+    [ -e "$f" ] && stop slurmd "${f##*/}"
+done
 stop slurmctld
 stop munged
 if [ "$purge" = --purge ]; then

@@ -1,6 +1,6 @@
 # augment.random_crop and augment.random_erasing on configs/tiny.yaml
-# (24x24 input, crop 20 with padding 2, erasing p 0.5, with mixup and label
-# smoothing): the keys change the
+# (24x24 input, crop 20 with padding 2, erasing p 0.5, with mixup, label
+# smoothing, a cosine schedule and the EMA): the keys change the
 # run; 1, 2 and 3 ranks give the same losses and weights over the
 # frozen-backbone phase (as test_mpi_ranks.sh, 1e-5), also 2 ranks stopped
 # mid-epoch and resumed on 3; a run stopped twice and resumed ends
@@ -14,9 +14,11 @@ source "$(dirname "$0")/lib.bash"
 need_python numpy h5py cv2
 cfg=$src/configs/tiny.yaml
 cd "$work"
-# Mixup and label smoothing on in every run: a mixup partner gets its own
-# keyed crop and erasing, which must hold on every rank count too.
-common=(--set schedule.1.epochs=1 --set train.mixup_alpha=1 --set train.label_smoothing=0.1)
+# The other training features on in every run (mixup, label smoothing, a
+# cosine schedule, the EMA): a mixup partner gets its own keyed crop and
+# erasing, which must hold on every rank count and through resumes too.
+common=(--set schedule.1.epochs=1 --set train.mixup_alpha=1 --set train.label_smoothing=0.1
+        --set 'schedule.0.lr_schedule={name: cosine, min_lr: 0.005}' --set train.ema=0.9)
 keys=("${common[@]}" --set augment.random_crop="{size: 20, padding: 2}" --set augment.random_erasing.p=0.5
       --set augment.random_erasing.value=-20)
 

@@ -1,11 +1,11 @@
-# examples/classify_onnx (C++, OpenCV's DNN module, none of fer's code) on a
+# tools/examples/classify_onnx (C++, OpenCV's DNN module, none of fer's code) on a
 # model exported by `fer export`: its probabilities equal `fer predict`'s on
 # the same files, with the same top class, and the class names come from the
 # model's metadata. Within 1e-5 (the 6 decimals both print, and float
 # rounding) where the example's grey 48x48 face is fer's bit for bit: grey
 # PNGs of 48x48, 96x96 (halved) and 37x53 (upscaled), a colour JPEG of 48x48;
 # within 1e-4 where a few pixels may differ by one grey level
-# (examples/classify_onnx.cpp says why): a grey PNG, a grey JPEG and a colour
+# (tools/examples/classify_onnx.cpp says why): a grey PNG, a grey JPEG and a colour
 # JPEG shrunk by other factors, colour PNGs. The
 # model is the scratch recipe's network (configs/fer2013_scratch.yaml, which
 # equalizes) trained three steps on the synthetic set, as in

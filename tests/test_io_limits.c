@@ -467,7 +467,7 @@ static void test_nonfinite_weights(void)
     memset(&st, 0, sizeof st);
     st.best_val_acc = -1;
     float *slot = calloc(m.n_params, sizeof *slot);
-    fer_checkpoint_out out = {&m, slot, NULL, &st, NULL, "seed: 1\n"};
+    fer_checkpoint_out out = {&m, slot, NULL, &st, NULL, "seed: 1\n", NULL, NULL};
     path = in_dir("inf_ckpt.h5");
     rc = fer_checkpoint_save(path, &out, &err);
     CHECK_MSG(rc == FER_OK, "%s", err.msg);

@@ -6,6 +6,9 @@
      /model_weights     Keras save_weights layout (h5py and Keras read it)
      /optimizer/slot0   float32 (n_params) first optimizer buffer (momentum / Adam m)
      /optimizer/slot1   float32 (n_params) second buffer (Adam v), absent for SGD
+     /training_weights  with train.ema only: the weights training continues from
+                        (Keras layout); /model_weights then holds their EMA,
+                        the weights to evaluate, predict and export with
      /state             attributes of fer_train_state (epoch, step_in_epoch, ...)
      /metrics/epochs    compound table of fer_epoch_metrics rows
      /config            attribute yaml: the resolved configuration
@@ -20,6 +23,7 @@
 #define FER_CHECKPOINT_H
 
 #include "fer/error.h"
+#include "fer/lr_schedule.h"
 #include "fer/model.h"
 
 #include <stdint.h>
@@ -40,6 +44,10 @@ typedef struct {
     double epoch_correct;
     double epoch_seen;
     double epoch_seconds;
+    /* Added after the first release: a checkpoint without them loads with
+       a fresh plateau and no EMA updates counted. */
+    fer_plateau_state plateau; /* the current phase's plateau schedule */
+    long ema_updates;          /* EMA updates so far (train.ema_warmup counts them) */
 } fer_train_state;
 
 typedef struct {
@@ -63,6 +71,10 @@ typedef struct {
     const fer_train_state *state;
     const fer_history *history;
     const char *config_yaml;
+    /* With train.ema: the average (n_params and n_stats floats), written as
+       /model_weights, while the model's own weights go to /training_weights.
+       NULL without. */
+    const float *ema_params, *ema_stats;
 } fer_checkpoint_out;
 
 /* Atomic write (tmp + fsync + rename + fsync of the directory). */
@@ -76,6 +88,12 @@ int fer_checkpoint_save(const char *path, const fer_checkpoint_out *c, fer_err *
    error naming the file. */
 int fer_checkpoint_load(const char *path, fer_model *m, float *slot0, float *slot1, fer_train_state *state,
                         fer_history *history, char **config_yaml, fer_err *err);
+
+/* The weights training continues from: loads /training_weights into m and
+   sets *present when the file has them (written with train.ema), else
+   leaves m alone and clears *present (then /model_weights, which
+   fer_checkpoint_load reads, are those weights). */
+int fer_checkpoint_load_training_weights(const char *path, fer_model *m, int *present, fer_err *err);
 
 /* Reads only the stored configuration (/config attribute yaml) into a
    malloc'd string, so a model of the right shape can be built first. */

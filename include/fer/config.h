@@ -31,11 +31,24 @@ typedef struct {
     double warmup_epochs;         /* linear warm-up from 0 over this many epochs, >= 0 */
 } fer_optimizer_cfg;
 
+/* How the learning rate moves within a phase (src/train/lr_schedule.c). */
+typedef enum { FER_LR_CONSTANT = 0, FER_LR_COSINE, FER_LR_PLATEAU } fer_lr_schedule_kind;
+
+typedef struct {
+    fer_lr_schedule_kind name; /* constant (Keras decay only) | cosine | plateau */
+    double min_lr;             /* cosine: the floor it ends at; plateau: no reduction below it */
+    double factor;             /* plateau: lr *= factor on a plateau, in (0, 1) */
+    int patience;              /* plateau: non-improving epochs before a reduction */
+    int cooldown;              /* plateau: epochs after a reduction before counting again */
+    double min_delta;          /* plateau: an improvement is val_acc > best + min_delta */
+} fer_lr_schedule_cfg;
+
 typedef struct {
     char name[FER_NAME_LEN];
     int epochs;                   /* >= 1 */
     char trainable[FER_NAME_LEN]; /* "all" or the first trainable layer's name */
     fer_optimizer_cfg optimizer;  /* inherits the top-level optimizer, then overrides */
+    fer_lr_schedule_cfg lr_schedule;
     /* Private to the parser (src/io/config.c, config_schema.c), not part of
        the contract: one bit per optimizer key the phase sets itself; the
        others follow the top-level optimizer, also after later --set
@@ -161,6 +174,11 @@ typedef struct {
        set, lambda ~ Beta(alpha, alpha), targets likewise (0: off). */
     double mixup_alpha;
     double mixup_prob;
+    /* Exponential moving average of the weights and BatchNorm statistics,
+       updated after every optimizer step (0: none); evaluation, best.h5 and
+       the checkpoints' /model_weights use it (src/train/ema.c). */
+    double ema;
+    int ema_warmup; /* decay min(ema, (1 + n) / (10 + n)) at the n-th update */
 } fer_train_cfg;
 
 typedef struct {

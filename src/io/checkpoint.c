@@ -59,13 +59,28 @@ static int fill_config(hid_t g, const fer_checkpoint_out *c, fer_err *err)
     return fer_h5_write_string(g, "yaml", c->config_yaml ? c->config_yaml : "", err);
 }
 
+/* With an EMA, /model_weights holds the average (what evaluation, best.h5
+   and the tools that read a checkpoint's weights use), and the weights
+   training continues from go to /training_weights, in the same layout. */
+static int write_weights(hid_t f, const fer_checkpoint_out *c, fer_err *err)
+{
+    if (!c->ema_params)
+        return fer_weights_write(f, "model_weights", c->model, err);
+    fer_model average = *c->model; /* a view: the same layers over the EMA's buffers */
+    average.params = (float *)c->ema_params;
+    average.stats = (float *)c->ema_stats;
+    return fer_weights_write(f, "model_weights", &average, err) != FER_OK ||
+                   fer_weights_write(f, "training_weights", c->model, err) != FER_OK
+               ? FER_ERROR
+               : FER_OK;
+}
+
 static int write_contents(hid_t f, const fer_checkpoint_out *c, fer_err *err)
 {
     int version = FER_CKPT_VERSION;
     if (fer_h5_write_string(f, "fer_format", FER_CKPT_FORMAT, err) != FER_OK ||
         fer_h5_write_scalar(f, "fer_format_version", H5T_NATIVE_INT, &version, err) != FER_OK ||
-        fer_weights_write(f, "model_weights", c->model, err) != FER_OK ||
-        write_group(f, "optimizer", fill_optimizer, c, err) != FER_OK ||
+        write_weights(f, c, err) != FER_OK || write_group(f, "optimizer", fill_optimizer, c, err) != FER_OK ||
         write_group(f, "state", fill_state, c, err) != FER_OK ||
         write_group(f, "metrics", fill_metrics, c, err) != FER_OK ||
         write_group(f, "config", fill_config, c, err) != FER_OK)
@@ -171,17 +186,22 @@ static int read_slot(hid_t f, const char *name, const fer_model *m, float *slot,
     return rc;
 }
 
-static int read_weights(hid_t f, const char *path, fer_model *m, fer_err *err)
+static int read_weights_group(hid_t f, const char *path, const char *group, fer_model *m, fer_err *err)
 {
-    hid_t g = H5Gopen2(f, "model_weights", H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
     if (g < 0)
-        return fer_fail(err, "%s: group model_weights missing", path);
+        return fer_fail(err, "%s: group %s missing", path, group);
     fer_weights_report rep;
     int rc = fer_weights_load_loc(m, g, path, 1, &rep, err);
     H5Gclose(g);
     if (rc == FER_OK && rep.ignored)
         rc = fer_fail(err, "%s: the checkpoint has layers the model lacks: %s", path, rep.ignored_names);
     return rc;
+}
+
+static int read_weights(hid_t f, const char *path, fer_model *m, fer_err *err)
+{
+    return read_weights_group(f, path, "model_weights", m, err);
 }
 
 typedef struct {
@@ -230,6 +250,23 @@ int fer_checkpoint_load(const char *path, fer_model *m, float *slot0, float *slo
     }
     fer_history_free(&p.history);
     free(p.config_yaml);
+    return rc;
+}
+
+int fer_checkpoint_load_training_weights(const char *path, fer_model *m, int *present, fer_err *err)
+{
+    *present = 0;
+    fer_h5_quiet q;
+    fer_h5_quiet_begin(&q);
+    hid_t f = open_checkpoint(path, err);
+    int rc = f < 0 ? FER_ERROR : FER_OK;
+    if (f >= 0 && fer_h5_has(f, "training_weights")) {
+        rc = read_weights_group(f, path, "training_weights", m, err);
+        *present = rc == FER_OK;
+    }
+    if (f >= 0)
+        H5Fclose(f);
+    fer_h5_quiet_end(&q);
     return rc;
 }
 

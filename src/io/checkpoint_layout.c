@@ -11,11 +11,13 @@
 enum { FIELD_INT, FIELD_LONG, FIELD_DOUBLE, FIELD_U64 };
 
 /* One attribute of /state per field of fer_train_state. */
-static const struct {
+typedef struct {
     const char *name;
     int kind;
     size_t offset;
-} state_fields[] = {
+} state_field;
+
+static const state_field state_fields[] = {
     {"epoch", FIELD_INT, offsetof(fer_train_state, epoch)},
     {"step_in_epoch", FIELD_LONG, offsetof(fer_train_state, step_in_epoch)},
     {"global_step", FIELD_LONG, offsetof(fer_train_state, global_step)},
@@ -32,6 +34,16 @@ static const struct {
 };
 #define N_STATE_FIELDS (int)(sizeof state_fields / sizeof state_fields[0])
 
+/* Fields added later: a checkpoint without them reads their fresh values. */
+static const state_field later_state_fields[] = {
+    {"plateau_lr", FIELD_DOUBLE, offsetof(fer_train_state, plateau.lr)},
+    {"plateau_best", FIELD_DOUBLE, offsetof(fer_train_state, plateau.best)},
+    {"plateau_wait", FIELD_INT, offsetof(fer_train_state, plateau.wait)},
+    {"plateau_cooldown", FIELD_INT, offsetof(fer_train_state, plateau.cooldown)},
+    {"ema_updates", FIELD_LONG, offsetof(fer_train_state, ema_updates)},
+};
+#define N_LATER_STATE_FIELDS (int)(sizeof later_state_fields / sizeof later_state_fields[0])
+
 static hid_t native_type(int kind)
 {
     switch (kind) {
@@ -46,13 +58,21 @@ static hid_t native_type(int kind)
     }
 }
 
-int fer_ckpt_write_state(hid_t group, const fer_train_state *s, fer_err *err)
+static int write_fields(hid_t group, const state_field *f, int n, const fer_train_state *s, fer_err *err)
 {
-    for (int i = 0; i < N_STATE_FIELDS; i++)
-        if (fer_h5_write_scalar(group, state_fields[i].name, native_type(state_fields[i].kind),
-                                (const char *)s + state_fields[i].offset, err) != FER_OK)
+    for (int i = 0; i < n; i++)
+        if (fer_h5_write_scalar(group, f[i].name, native_type(f[i].kind), (const char *)s + f[i].offset,
+                                err) != FER_OK)
             return fer_fail_wrap(err, "state");
     return FER_OK;
+}
+
+int fer_ckpt_write_state(hid_t group, const fer_train_state *s, fer_err *err)
+{
+    return write_fields(group, state_fields, N_STATE_FIELDS, s, err) != FER_OK ||
+                   write_fields(group, later_state_fields, N_LATER_STATE_FIELDS, s, err) != FER_OK
+               ? FER_ERROR
+               : FER_OK;
 }
 
 /* The most epochs any schedule has, and a step count far beyond any run
@@ -84,16 +104,30 @@ static int check_state(const fer_train_state *s, fer_err *err)
         !(s->epoch_seconds >= 0) || !isfinite(s->epoch_seconds))
         return fer_fail(err, "state: epoch counters impossible (correct %g, seen %g, seconds %g)",
                         s->epoch_correct, s->epoch_seen, s->epoch_seconds);
+    const fer_plateau_state *p = &s->plateau;
+    if (!isfinite(p->lr) || p->lr < 0 || isnan(p->best) || p->best == INFINITY || p->wait < 0 ||
+        p->cooldown < 0 || p->wait > MAX_EPOCHS || p->cooldown > MAX_EPOCHS)
+        return fer_fail(err, "state: plateau schedule impossible (lr %g, best %g, wait %d, cooldown %d)",
+                        p->lr, p->best, p->wait, p->cooldown);
+    if (s->ema_updates < 0 || s->ema_updates > MAX_STEPS)
+        return fer_fail(err, "state: ema_updates %ld outside 0..2^52", s->ema_updates);
     return FER_OK;
 }
 
 int fer_ckpt_read_state(hid_t group, fer_train_state *s, fer_err *err)
 {
-    fer_train_state read;
+    fer_train_state read = {.ema_updates = 0};
+    fer_plateau_reset(&read.plateau);
     for (int i = 0; i < N_STATE_FIELDS; i++)
         if (fer_h5_read_scalar(group, state_fields[i].name, native_type(state_fields[i].kind),
                                (char *)&read + state_fields[i].offset, err) != FER_OK)
             return fer_fail_wrap(err, "state");
+    for (int i = 0; i < N_LATER_STATE_FIELDS; i++) {
+        const state_field *f = &later_state_fields[i];
+        if (H5Aexists(group, f->name) > 0 && fer_h5_read_scalar(group, f->name, native_type(f->kind),
+                                                                (char *)&read + f->offset, err) != FER_OK)
+            return fer_fail_wrap(err, "state");
+    }
     if (check_state(&read, err) != FER_OK)
         return FER_ERROR;
     *s = read;

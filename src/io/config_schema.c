@@ -15,7 +15,7 @@
 _Static_assert(sizeof(fer_opt_kind) == sizeof(int) && sizeof(fer_layer_type) == sizeof(int) &&
                    sizeof(fer_fill_mode) == sizeof(int) && sizeof(fer_class_weights) == sizeof(int) &&
                    sizeof(fer_progress_mode) == sizeof(int) && sizeof(fer_nonfinite_policy) == sizeof(int) &&
-                   sizeof(fer_precision) == sizeof(int),
+                   sizeof(fer_precision) == sizeof(int) && sizeof(fer_lr_schedule_kind) == sizeof(int),
                "enums are int-sized");
 
 #define BIT(i) (1u << (i))
@@ -80,6 +80,66 @@ static const cfg_field optimizer_fields[] = {
 FITS(optimizer_fields);
 const cfg_section cfg_optimizer_section = {optimizer_fields, N_FIELDS(optimizer_fields), NULL, NULL, NULL};
 
+/* ---- learning-rate schedule of a phase ------------------------------------- */
+static const char *const lr_schedule_names[] = {"constant", "cosine", "plateau", NULL};
+enum { LR_NAME, LR_MIN_LR, LR_FACTOR, LR_PATIENCE, LR_COOLDOWN, LR_MIN_DELTA };
+static const cfg_field lr_schedule_fields[] = {
+    [LR_NAME] = ENUM_KEY(fer_lr_schedule_cfg, "name", name, lr_schedule_names, NULL),
+    [LR_MIN_LR] = NONNEG_KEY(fer_lr_schedule_cfg, min_lr),
+    [LR_FACTOR] = NUM_KEY(fer_lr_schedule_cfg, factor, CFG_EXCL, 0, 1, CFG_EXCL),
+    [LR_PATIENCE] = INT_KEY(fer_lr_schedule_cfg, patience, 0, FER_MAX_PHASE_EPOCHS),
+    [LR_COOLDOWN] = INT_KEY(fer_lr_schedule_cfg, cooldown, 0, FER_MAX_PHASE_EPOCHS),
+    [LR_MIN_DELTA] = NONNEG_KEY(fer_lr_schedule_cfg, min_delta),
+};
+FITS(lr_schedule_fields);
+
+/* Keras ReduceLROnPlateau's defaults. */
+static void lr_schedule_defaults(fer_lr_schedule_cfg *s)
+{
+    memset(s, 0, sizeof *s);
+    s->name = FER_LR_CONSTANT;
+    s->factor = 0.1;
+    s->patience = 10;
+    s->min_delta = 1e-4;
+}
+
+static unsigned lr_schedule_relevant(const void *item)
+{
+    const fer_lr_schedule_cfg *s = item;
+    if (s->name == FER_LR_PLATEAU)
+        return ~0u;
+    return s->name == FER_LR_COSINE ? BIT(LR_NAME) | BIT(LR_MIN_LR) : BIT(LR_NAME);
+}
+
+static const cfg_section lr_schedule_section;
+
+/* Rejects keys the schedule does not take and resets them to their
+   defaults, so that a dump (which writes only the keys that apply) reads
+   back to the same value after a --set changed the name. */
+static int lr_schedule_check(void *item, unsigned given, const char *const *text, char *why, size_t cap)
+{
+    (void)text;
+    fer_lr_schedule_cfg *s = item;
+    unsigned relevant = lr_schedule_relevant(s);
+    for (int i = 0; i < N_FIELDS(lr_schedule_fields); i++)
+        if ((given & BIT(i)) && !(relevant & BIT(i))) {
+            char keys[160];
+            cfg_join_keys(&lr_schedule_section, relevant, keys, sizeof keys);
+            snprintf(why, cap, "a %s schedule takes no '%s' (its keys: %s)", lr_schedule_names[s->name],
+                     lr_schedule_fields[i].key, keys);
+            return i;
+        }
+    fer_lr_schedule_cfg defaults;
+    lr_schedule_defaults(&defaults);
+    for (int i = 0; i < N_FIELDS(lr_schedule_fields); i++)
+        if (!(relevant & BIT(i)))
+            cfg_copy_value(&lr_schedule_fields[i], s, &defaults);
+    return -1;
+}
+
+static const cfg_section lr_schedule_section = {lr_schedule_fields, N_FIELDS(lr_schedule_fields), NULL,
+                                                lr_schedule_relevant, lr_schedule_check};
+
 /* ---- schedule phases ------------------------------------------------------- */
 static void phase_init(void *item)
 {
@@ -87,6 +147,7 @@ static void phase_init(void *item)
     memset(p, 0, sizeof *p);
     p->epochs = 1;
     strcpy(p->trainable, "all");
+    lr_schedule_defaults(&p->lr_schedule);
 }
 
 static const cfg_field phase_fields[] = {
@@ -95,6 +156,7 @@ static const cfg_field phase_fields[] = {
     STRING_KEY(fer_phase_cfg, trainable, .nonempty = 1, .identifier = 1),
     SECTION_KEY(fer_phase_cfg, optimizer, cfg_optimizer_section, .tracks_given = 1,
                 .given_offset = offsetof(fer_phase_cfg, optimizer_given), .flow = 1),
+    SECTION_KEY(fer_phase_cfg, lr_schedule, lr_schedule_section, .flow = 1),
 };
 FITS(phase_fields);
 static const cfg_section phase_section = {phase_fields, N_FIELDS(phase_fields), phase_init, NULL, NULL};
@@ -304,6 +366,8 @@ static const cfg_field train_fields[] = {
     FRACTION_KEY(fer_train_cfg, label_smoothing),
     NUM_KEY(fer_train_cfg, mixup_alpha, CFG_INCL, 0, 1000, CFG_INCL),
     NUM_KEY(fer_train_cfg, mixup_prob, CFG_INCL, 0, 1, CFG_INCL),
+    FRACTION_KEY(fer_train_cfg, ema),
+    BOOL_KEY(fer_train_cfg, ema_warmup),
 };
 static const cfg_section train_section = {train_fields, N_FIELDS(train_fields), NULL, NULL, NULL};
 

@@ -87,6 +87,17 @@ static int check_schedule(const fer_config *c, fer_err *err)
             return invalid(c, err, "schedule.%d.trainable: no layer named '%.*s' (valid: %s)", p,
                            FER_NAME_LEN, ph->trainable, valid);
         }
+        /* One schedule at a time: Keras's time-based decay would silently
+           bend the cosine or the plateau's levels. */
+        if (ph->lr_schedule.name != FER_LR_CONSTANT && ph->optimizer.decay != 0)
+            return invalid(
+                c, err,
+                "schedule.%d.lr_schedule: a %s schedule replaces optimizer.decay (got %g); set the "
+                "phase's decay to 0",
+                p, ph->lr_schedule.name == FER_LR_COSINE ? "cosine" : "plateau", ph->optimizer.decay);
+        if (ph->lr_schedule.name == FER_LR_COSINE && ph->lr_schedule.min_lr > ph->optimizer.lr)
+            return invalid(c, err, "schedule.%d.lr_schedule.min_lr: %g is above the phase's lr %g", p,
+                           ph->lr_schedule.min_lr, ph->optimizer.lr);
     }
     return FER_OK;
 }

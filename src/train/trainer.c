@@ -3,10 +3,12 @@
 
 #include "fer/bn_recompute.h"
 #include "fer/checkpoint.h"
+#include "fer/ema.h"
 #include "fer/evaluate.h"
 #include "fer/grad_buckets.h"
 #include "fer/loader.h"
 #include "fer/log.h"
+#include "fer/lr_schedule.h"
 #include "fer/metrics_log.h"
 #include "fer/model.h"
 #include "fer/optimizer.h"
@@ -18,6 +20,7 @@
 #include "resume_position.h"
 #include "soft_loss.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +30,9 @@ typedef struct {
     const fer_config *cfg;
     const fer_dist *dist;
     fer_model model;
-    fer_optimizer_state opt;  /* n_params each */
-    float *stats_before_step; /* BN moving statistics, restored when a step is skipped */
+    fer_optimizer_state opt;       /* n_params each */
+    float *stats_before_step;      /* BN moving statistics, restored when a step is skipped */
+    float *ema_params, *ema_stats; /* train.ema's average, NULL without */
     fer_train_state st;
     fer_history hist;
     fer_run_data data;
@@ -77,6 +81,31 @@ static void broadcast_state(trainer *t)
     fer_dist_bcast(d, t->opt.m, t->model.n_params * sizeof(float), 0);
     fer_dist_bcast(d, t->opt.v, t->model.n_params * sizeof(float), 0);
     fer_dist_bcast(d, &t->st, sizeof t->st, 0);
+    if (t->ema_params) {
+        fer_dist_bcast(d, t->ema_params, t->model.n_params * sizeof(float), 0);
+        fer_dist_bcast(d, t->ema_stats, t->model.n_stats * sizeof(float), 0);
+    }
+}
+
+/* The EMA starts as the weights it averages. */
+static void ema_start(trainer *t)
+{
+    if (!t->ema_params)
+        return;
+    memcpy(t->ema_params, t->model.params, t->model.n_params * sizeof(float));
+    memcpy(t->ema_stats, t->model.stats, t->model.n_stats * sizeof(float));
+}
+
+/* Exchanges the model's weights and statistics with the EMA's (buffers of
+   the same layout, so the model computes with the average until the next
+   exchange). */
+static void ema_exchange(trainer *t)
+{
+    float *p = t->model.params, *s = t->model.stats;
+    t->model.params = t->ema_params;
+    t->model.stats = t->ema_stats;
+    t->ema_params = p;
+    t->ema_stats = s;
 }
 
 static void warn_checkpoint(const char *msg, void *ctx)
@@ -118,6 +147,16 @@ static int resume_from(trainer *t, const char *path, fer_err *err)
     fer_history_free(&t->hist);
     if (fer_checkpoint_load(path, &t->model, t->opt.m, t->opt.v, &t->st, &t->hist, &stored_yaml, err))
         return FER_ERROR;
+    /* /model_weights is the EMA when the checkpoint has training weights
+       beside it, else the training weights, from which an EMA starts. */
+    ema_start(t);
+    int had_ema = 0;
+    if (fer_checkpoint_load_training_weights(path, &t->model, &had_ema, err)) {
+        free(stored_yaml);
+        return FER_ERROR;
+    }
+    if (t->ema_params && !had_ema)
+        fer_info("%s holds no EMA of the weights: train.ema starts from its weights", path);
     long saved = t->st.step_in_epoch;
     t->st.step_in_epoch = fer_resume_step(saved, stored_yaml, t->cfg, t->data.set[FER_SPLIT_TRAIN].n,
                                           t->batches_per_epoch, note, sizeof note);
@@ -171,6 +210,8 @@ static int restore(trainer *t, fer_err *err)
     }
     if (any_failed(t, failed, err))
         return FER_ERROR;
+    if (!resumed)
+        ema_start(t);
     fer_dist_bcast(t->dist, &resumed, sizeof resumed, 0);
     broadcast_state(t);
     return FER_OK;
@@ -225,6 +266,13 @@ static int setup(trainer *t, fer_err *err)
         return FER_ERROR;
     if (t->data.set[FER_SPLIT_TRAIN].n == 0)
         return fer_fail(err, "%s: no %s samples to train on", c->data.path, c->data.train_usage);
+    for (int p = 0; p < c->n_phases; p++)
+        if (c->schedule[p].lr_schedule.name == FER_LR_PLATEAU && t->data.set[FER_SPLIT_VAL].n == 0)
+            return fer_fail(
+                err,
+                "%s: schedule.%d.lr_schedule: plateau monitors the validation accuracy, and there "
+                "are no %s samples",
+                c->source, p, c->data.val_usage);
     if (fer_model_init(&t->model, &c->model, c->seed, err) || choose_products(t, err))
         return FER_ERROR;
     /* In long, and never more than the training set: a batch size near
@@ -244,9 +292,16 @@ static int setup(trainer *t, fer_err *err)
         return fer_fail(err, "out of memory for optimizer buffers");
     if (fer_soft_loss_init(&t->soft, &c->train, c->model.classes, shard_max, err))
         return FER_ERROR;
+    if (c->train.ema > 0) {
+        t->ema_params = malloc(np * sizeof(float));
+        t->ema_stats = malloc((t->model.n_stats ? t->model.n_stats : 1) * sizeof(float));
+        if (!t->ema_params || !t->ema_stats)
+            return fer_fail(err, "out of memory for the EMA of the weights (train.ema)");
+    }
     t->st.seed = c->seed;
     t->st.best_val_acc = -1;
     t->st.best_epoch = -1;
+    fer_plateau_reset(&t->st.plateau);
     t->use_class_weights = c->data.class_weights == FER_CLASS_WEIGHTS_BALANCED;
     if (t->use_class_weights)
         fer_class_weights_balanced(&t->data.set[FER_SPLIT_TRAIN], c->model.classes, t->class_weights);
@@ -290,6 +345,8 @@ static void teardown(trainer *t)
     free(t->opt.m);
     free(t->opt.v);
     free(t->stats_before_step);
+    free(t->ema_params);
+    free(t->ema_stats);
     free(t->sample_weights);
     fer_soft_loss_free(&t->soft);
     free(t->config_yaml);
@@ -306,7 +363,9 @@ static int checkpoint(trainer *t, int is_best, fer_err *err)
                                 .slot1 = t->opt.v,
                                 .state = &t->st,
                                 .history = &t->hist,
-                                .config_yaml = t->config_yaml};
+                                .config_yaml = t->config_yaml,
+                                .ema_params = t->ema_params,
+                                .ema_stats = t->ema_stats};
         failed = fer_checkpoint_save_run(t->cfg->run_dir, &c, is_best, t->cfg->checkpoint.keep_last,
                                          t->result->checkpoint, sizeof t->result->checkpoint, err) != 0;
         if (!failed)
@@ -351,6 +410,14 @@ static int nonfinite_step(trainer *t, const char *what, step_result *sr, fer_err
     sr->skipped = 1;
     sr->loss_sum = sr->correct = sr->global_n = 0;
     return FER_OK;
+}
+
+/* The learning rate of update `iteration` of the current phase. */
+static double phase_lr(const trainer *t, long iteration)
+{
+    const fer_phase_cfg *ph = phase_cfg(t);
+    long warmup = (long)(ph->optimizer.warmup_epochs * (double)t->batches_per_epoch);
+    return fer_phase_lr(ph, &t->st.plateau, iteration, warmup, (long)ph->epochs * t->batches_per_epoch);
 }
 
 static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *err)
@@ -400,11 +467,17 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
     sr->skipped = 0;
     if (!isfinite(sums[0]) || !all_finite(m->grads + off, count))
         return nonfinite_step(t, isfinite(sums[0]) ? "gradient" : "loss", sr, err);
-    long warmup = (long)(ph->optimizer.warmup_epochs * (double)t->batches_per_epoch);
-    t->st.lr = fer_lr_at(&ph->optimizer, t->st.phase_iterations, warmup);
+    t->st.lr = phase_lr(t, t->st.phase_iterations);
     fer_optimizer_state trained = {t->opt.m + off, t->opt.v + off};
     fer_optimizer_step(&ph->optimizer, m->params + off, m->grads + off, &trained, count, t->st.lr,
                        t->st.phase_iterations);
+    if (t->ema_params) {
+        /* Frozen weights never change, so their average stays what it was. */
+        double decay = fer_ema_decay(&t->cfg->train, t->st.ema_updates);
+        fer_ema_update(t->ema_params + off, m->params + off, count, decay);
+        fer_ema_update(t->ema_stats, m->stats, m->n_stats, decay);
+        t->st.ema_updates++;
+    }
     t->st.phase_iterations++;
     t->st.global_step++;
     return FER_OK;
@@ -417,6 +490,7 @@ static void enter_phase(trainer *t)
         /* The seed recompiles a fresh optimizer at the unfreeze. */
         t->st.phase = phase;
         t->st.phase_iterations = 0;
+        fer_plateau_reset(&t->st.plateau);
         memset(t->opt.m, 0, t->model.n_params * sizeof(float));
         memset(t->opt.v, 0, t->model.n_params * sizeof(float));
     }
@@ -499,19 +573,44 @@ static int run_epoch_steps(trainer *t, int *stopped, fer_err *err)
     return FER_OK;
 }
 
+/* A plateau schedule hears the epoch's validation accuracy. Every rank
+   computes the same step from the same reduced accuracy; rank 0's result is
+   broadcast all the same, so that the ranks cannot drift apart. */
+static void plateau_epoch_end(trainer *t, double val_acc)
+{
+    const fer_phase_cfg *ph = phase_cfg(t);
+    if (ph->lr_schedule.name != FER_LR_PLATEAU)
+        return;
+    double before = fer_phase_lr(ph, &t->st.plateau, LONG_MAX, 0, 0); /* the level, past any warm-up */
+    int reduced = fer_plateau_step(&t->st.plateau, &ph->lr_schedule, ph->optimizer.lr, val_acc);
+    fer_dist_bcast(t->dist, &t->st.plateau, sizeof t->st.plateau, 0);
+    if (reduced && t->dist->rank == 0)
+        fer_info("epoch %d: validation accuracy %.4f, no improvement over %.4f for %d epoch(s): lr %g -> %g",
+                 t->st.epoch + 1, val_acc, t->st.plateau.best, ph->lr_schedule.patience, before,
+                 t->st.plateau.lr);
+}
+
 static int finish_epoch(trainer *t, int stopping, fer_err *err)
 {
     const fer_config *c = t->cfg;
     fer_eval_result val = {0};
+    /* With an EMA, the average is what gets its statistics recomputed and
+       what is validated. */
+    if (t->ema_params)
+        ema_exchange(t);
     if (c->train.bn_recompute_batches > 0) {
         fer_pass base = {.seed = c->seed, .reducer = fer_dist_reducer(t->dist)};
         fer_bn_recompute(&t->model, t->loader, t->st.epoch, c->train.bn_recompute_batches, &base);
     }
     fer_view center = fer_view_center(&c->augment.random_crop, c->model.input_size);
-    if (t->data.set[FER_SPLIT_VAL].n > 0 &&
-        fer_evaluate_view(&t->model, t->dist, &t->data.set[FER_SPLIT_VAL], c->data.batch_size,
-                          c->model.preprocess_caffe, &center, &val, NULL, err))
+    int failed = t->data.set[FER_SPLIT_VAL].n > 0 &&
+                 fer_evaluate_view(&t->model, t->dist, &t->data.set[FER_SPLIT_VAL], c->data.batch_size,
+                                   c->model.preprocess_caffe, &center, &val, NULL, err);
+    if (t->ema_params)
+        ema_exchange(t);
+    if (failed)
         return FER_ERROR;
+    plateau_epoch_end(t, val.accuracy);
     double seen = t->st.epoch_seen > 0 ? t->st.epoch_seen : NAN; /* every step skipped */
     fer_epoch_metrics row = {.epoch = t->st.epoch + 1,
                              .phase = t->st.phase,
@@ -537,7 +636,7 @@ static int finish_epoch(trainer *t, int stopping, fer_err *err)
     t->st.epoch++;
     t->st.step_in_epoch = 0;
     t->st.epoch_loss_sum = t->st.epoch_correct = t->st.epoch_seen = t->st.epoch_seconds = 0;
-    int failed = t->dist->rank == 0 && fer_epochs_write(c->run_dir, &t->hist, err);
+    failed = t->dist->rank == 0 && fer_epochs_write(c->run_dir, &t->hist, err);
     if (any_failed(t, failed, err))
         return FER_ERROR;
     int total = fer_schedule_total_epochs(c);
@@ -568,8 +667,7 @@ static int train_loop(trainer *t, fer_err *err)
         enter_phase(t);
         if (t->dist->rank == 0)
             fer_progress_epoch_begin(&t->progress, t->st.epoch, total, t->batches_per_epoch,
-                                     phase_cfg(t)->name,
-                                     fer_lr_at(&phase_cfg(t)->optimizer, t->st.phase_iterations, 0));
+                                     phase_cfg(t)->name, phase_lr(t, t->st.phase_iterations));
         if (run_epoch_steps(t, &stopped, err))
             return FER_ERROR;
         if (t->st.step_in_epoch == t->batches_per_epoch) {

@@ -33,6 +33,7 @@ typedef struct {
     uint16_t *wire;    /* bf16: the segment as sent */
     uint16_t *wire_in; /* bf16: size blocks of this rank's share */
     int *counts;       /* 4 x size: block counts and displacements, out and in */
+    int patient;       /* 1: wait by testing and sleeping, not spinning (a thread beside backward) */
 } fer_grad_exchange;
 
 /* Scratch for segments up to capacity floats on comm (not owned). */

@@ -71,6 +71,7 @@ int fer_grad_buckets_init(fer_grad_buckets *b, const fer_dist *d, const fer_mode
         MPI_Comm_free(&b->comm);
         return FER_ERROR;
     }
+    b->exchange.patient = b->overlap;
     pthread_mutex_init(&b->mutex, NULL);
     pthread_cond_init(&b->wake, NULL);
     char buckets[64] = "";

@@ -3,9 +3,9 @@
 
 #include "../nn/bf16_gemm.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* MPI counts and displacements are ints: longer segments go in pieces. */
 #define PIECE_FLOATS ((size_t)1 << 30)
@@ -59,6 +59,47 @@ static void split(size_t count, int size, int *counts, int *displs)
     }
 }
 
+/* Open MPI's blocking collectives spin in its progress loop: a thread
+   waiting there takes a core from backward for as long as the link needs.
+   A patient exchange tests its request and sleeps in between; the kernel's
+   socket buffers keep the bytes moving meanwhile. */
+static void wait_for(const fer_grad_exchange *x, MPI_Request *r)
+{
+    const struct timespec nap = {0, 100000}; /* 0.1 ms */
+    int done = 0;
+    for (;;) {
+        MPI_Test(r, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return;
+        if (x->patient)
+            nanosleep(&nap, NULL);
+    }
+}
+
+static void alltoallv(const fer_grad_exchange *x, const void *out, const int *counts, const int *displs,
+                      void *in, const int *in_counts, const int *in_displs, MPI_Datatype type)
+{
+    if (!x->patient) {
+        MPI_Alltoallv(out, counts, displs, type, in, in_counts, in_displs, type, x->comm);
+        return;
+    }
+    MPI_Request r;
+    MPI_Ialltoallv(out, counts, displs, type, in, in_counts, in_displs, type, x->comm, &r);
+    wait_for(x, &r);
+}
+
+static void allgatherv(const fer_grad_exchange *x, void *buf, const int *counts, const int *displs,
+                       MPI_Datatype type)
+{
+    if (!x->patient) {
+        MPI_Allgatherv(MPI_IN_PLACE, 0, type, buf, counts, displs, type, x->comm);
+        return;
+    }
+    MPI_Request r;
+    MPI_Iallgatherv(MPI_IN_PLACE, 0, type, buf, counts, displs, type, x->comm, &r);
+    wait_for(x, &r);
+}
+
 /* One piece, fp32 on the wire. */
 static void sum_fp32(fer_grad_exchange *x, float *buf, int *counts, int *displs, int *in_counts,
                      int *in_displs)
@@ -68,7 +109,7 @@ static void sum_fp32(fer_grad_exchange *x, float *buf, int *counts, int *displs,
         in_counts[k] = n;
         in_displs[k] = k * n;
     }
-    MPI_Alltoallv(buf, counts, displs, MPI_FLOAT, x->received, in_counts, in_displs, MPI_FLOAT, x->comm);
+    alltoallv(x, buf, counts, displs, x->received, in_counts, in_displs, MPI_FLOAT);
     float *mine = buf + displs[x->rank];
     for (int i = 0; i < n; i++) {
         float s = x->received[i];
@@ -76,7 +117,7 @@ static void sum_fp32(fer_grad_exchange *x, float *buf, int *counts, int *displs,
             s += x->received[(size_t)k * (size_t)n + (size_t)i];
         mine[i] = s;
     }
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, buf, counts, displs, MPI_FLOAT, x->comm);
+    allgatherv(x, buf, counts, displs, MPI_FLOAT);
 }
 
 /* One piece, bf16 on the wire, fp32 sums. */
@@ -90,8 +131,7 @@ static void sum_bf16(fer_grad_exchange *x, float *buf, size_t count, int *counts
         in_counts[k] = n;
         in_displs[k] = k * n;
     }
-    MPI_Alltoallv(x->wire, counts, displs, MPI_UINT16_T, x->wire_in, in_counts, in_displs, MPI_UINT16_T,
-                  x->comm);
+    alltoallv(x, x->wire, counts, displs, x->wire_in, in_counts, in_displs, MPI_UINT16_T);
     uint16_t *mine = x->wire + displs[x->rank];
     for (int i = 0; i < n; i++) {
         float s = fer_bf16_to_float(x->wire_in[i]);
@@ -99,7 +139,7 @@ static void sum_bf16(fer_grad_exchange *x, float *buf, size_t count, int *counts
             s += fer_bf16_to_float(x->wire_in[(size_t)k * (size_t)n + (size_t)i]);
         mine[i] = fer_bf16_from_float(s);
     }
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_UINT16_T, x->wire, counts, displs, MPI_UINT16_T, x->comm);
+    allgatherv(x, x->wire, counts, displs, MPI_UINT16_T);
     for (size_t i = 0; i < count; i++)
         buf[i] = fer_bf16_to_float(x->wire[i]);
 }

@@ -161,21 +161,23 @@ static int time_both(fer_model *m, const fer_dist *d, const batch_data *b, int s
 {
     fer_distribution_cfg after = {.overlap = FER_OVERLAP_OFF},
                          overlapped = {.overlap = FER_OVERLAP_ON, .bucket_mb = bucket_mb};
-    fer_grad_buckets gb;
-    fer_err err;
-    char desc[256];
-    if (fer_grad_buckets_init(&gb, d, m, &after, desc, sizeof desc, &err))
-        return FER_ERROR;
-    time_steps(m, d, b, steps, &gb, &r->single);
-    fer_grad_buckets_free(&gb);
-    if (d->size > 1) {
-        if (fer_grad_buckets_init(&gb, d, m, &overlapped, desc, sizeof desc, &err))
+    /* Either order, to tell the effect of running second from the mode's. */
+    const char *first = getenv("FER_BENCH_OVERLAP_FIRST");
+    int overlap_first = first && strcmp(first, "1") == 0 && d->size > 1;
+    for (int k = 0; k < 2; k++) {
+        int overlapped_now = (k == 0) == overlap_first;
+        if (overlapped_now && d->size == 1)
+            continue;
+        fer_grad_buckets gb;
+        fer_err err;
+        char desc[256];
+        if (fer_grad_buckets_init(&gb, d, m, overlapped_now ? &overlapped : &after, desc, sizeof desc, &err))
             return FER_ERROR;
-        time_steps(m, d, b, steps, &gb, &r->bucketed);
+        time_steps(m, d, b, steps, &gb, overlapped_now ? &r->bucketed : &r->single);
         fer_grad_buckets_free(&gb);
-    } else {
-        r->bucketed = r->single;
     }
+    if (d->size == 1)
+        r->bucketed = r->single;
     return FER_OK;
 }
 

@@ -114,7 +114,7 @@ typedef struct {
 } fer_checkpoint_cfg;
 
 /* distribution.overlap: whether a communication thread exchanges gradient
-   buckets while backward runs (auto: when the ranks span several nodes). */
+   buckets while backward runs (auto: with more than one rank). */
 typedef enum { FER_OVERLAP_AUTO = 0, FER_OVERLAP_ON, FER_OVERLAP_OFF } fer_overlap;
 /* distribution.allreduce_dtype: the gradients' type on the wire. */
 typedef enum { FER_WIRE_FP32 = 0, FER_WIRE_BF16 } fer_wire_dtype;

@@ -1,14 +1,18 @@
-/* The bucketed gradient allreduce (fer_grad_buckets, the fer_pass.grad_ready
-   hook) against the single allreduce of the trainable suffix, on
-   configs/tiny.yaml's network with a different random shard per rank.
+/* The gradient sum (fer_grad_buckets, the fer_pass.grad_ready hook, the
+   communication thread, fer_grad_exchange) against MPI_Allreduce of the
+   trainable suffix, on configs/tiny.yaml's network with a different random
+   shard per rank.
 
    For every layer trainable, then for a frozen VGG prefix (the head stage):
-   backward calls the hook once per trainable layer, output layer first; with
-   buckets of 0.0001 MiB (one per layer with parameters) and 0.004 MiB (a
-   few layers each), the summed gradient equals the single allreduce's within
-   1e-6 of its largest magnitude (float summation order may differ with 3 or
-   more ranks), and more than one bucket was really sent. On one rank the
-   buckets send nothing and change nothing.
+   backward calls the hook once per trainable layer, output layer first;
+   - without overlap the sum equals MPI_Allreduce's within 1e-6 of its
+     largest magnitude (the order of the additions differs on 3 ranks);
+   - with overlap, buckets of 0 (one per layer), 0.0001 and 0.004 MiB give
+     exactly the bits of the sum without overlap, and more than one bucket
+     was really sent;
+   - with bf16 on the wire every rank holds the same bits, within 1e-2 of
+     the largest magnitude of the fp32 sum.
+   On one rank nothing is sent and nothing changes.
    tests/test_mpi_buckets.sh runs it under mpirun -np 2 and 3. */
 #include "check_mpi.h"
 #include "fer/dist.h"
@@ -59,7 +63,7 @@ static fer_pass make_pass(const fer_dist *d, const shard *s)
     return p;
 }
 
-/* The single allreduce: what the trainer does without buckets. */
+/* MPI_Allreduce of the trainable suffix. */
 static void reference(fer_model *m, const fer_dist *d, const shard *s, float *out)
 {
     fer_pass pass = make_pass(d, s);
@@ -69,49 +73,133 @@ static void reference(fer_model *m, const fer_dist *d, const shard *s, float *ou
     memcpy(out, m->grads + off, (m->n_params - off) * sizeof *out);
 }
 
-static void compare(fer_model *m, const fer_dist *d, const shard *s, const float *ref, double bucket_mb,
-                    const char *stage)
+/* Backward and the sum as the trainer runs them; the result stays in
+   m->grads. Returns the buckets sent, or -1 when init failed. */
+static int summed(fer_model *m, const fer_dist *d, const shard *s, const fer_distribution_cfg *cfg,
+                  int *order_ok)
 {
     fer_grad_buckets gb;
+    fer_err err;
+    char desc[256];
+    if (fer_grad_buckets_init(&gb, d, m, cfg, desc, sizeof desc, &err)) {
+        printf("rank %d: %s\n", d->rank, err.msg);
+        return -1;
+    }
+    if (d->rank == 0)
+        printf("  %s\n", desc);
     hook_log log = {.buckets = &gb};
     fer_pass pass = make_pass(d, s);
     pass.grad_ready = logging_hook;
     pass.grad_ctx = &log;
-    fer_grad_buckets_begin(&gb, d, m, bucket_mb);
+    fer_grad_buckets_begin(&gb);
     local_backward(m, d, s, &pass);
     fer_grad_buckets_finish(&gb);
+    *order_ok = log.calls == m->n_layers - m->first_trainable;
+    for (int k = 0; *order_ok && k < log.calls; k++)
+        *order_ok = log.order[k] == m->n_layers - 1 - k;
+    int buckets = gb.buckets;
+    fer_grad_buckets_free(&gb);
+    return buckets;
+}
+
+static double max_abs(const float *a, size_t n)
+{
+    double v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = fmax(v, fabs(a[i]));
+    return v;
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = fmax(v, fabs((double)a[i] - b[i]));
+    return v;
+}
+
+/* Without overlap: against MPI_Allreduce. Leaves the sum in out. */
+static void check_after(fer_model *m, const fer_dist *d, const shard *s, const float *mpi, float *out,
+                        const char *stage)
+{
+    fer_distribution_cfg cfg = {.overlap = FER_OVERLAP_OFF};
+    int order_ok, sent = summed(m, d, s, &cfg, &order_ok);
     size_t off = m->trainable_offset, count = m->n_params - off;
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < count; i++) {
-        scale = fmax(scale, fabs(ref[i]));
-        diff = fmax(diff, fabs((double)m->grads[off + i] - ref[i]));
-    }
-    int order_ok = log.calls == m->n_layers - m->first_trainable;
-    for (int k = 0; order_ok && k < log.calls; k++)
-        order_ok = log.order[k] == m->n_layers - 1 - k;
+    memcpy(out, m->grads + off, count * sizeof *out);
+    double scale = max_abs(mpi, count), diff = max_diff(out, mpi, count);
     if (d->rank == 0)
         printf(
-            "%s, %d rank(s), buckets of %g MiB: %d bucket(s) over %zu floats, hook called for layers %d..%d "
-            "(%s), max |bucketed - single| %.2e of max |g| %.2e (tol 1e-6 relative)\n",
-            stage, d->size, bucket_mb, gb.buckets, count, m->n_layers - 1, m->first_trainable,
-            order_ok ? "output first, each once" : "WRONG ORDER", diff, scale);
+            "%s, %d rank(s), no overlap: %d sum(s) over %zu floats (%s), max |sum - MPI_Allreduce| %.2e of "
+            "max |g| %.2e (tol 1e-6 relative)\n",
+            stage, d->size, sent, count, order_ok ? "hook: output first, each once" : "hook: WRONG ORDER",
+            diff, scale);
     CHECK(order_ok);
     CHECK(scale > 0 && diff <= 1e-6 * scale);
-    CHECK(d->size == 1 ? gb.buckets == 0 : gb.buckets > 1);
+    CHECK(sent == (d->size == 1 ? 0 : 1));
+}
+
+/* With overlap: the same bits as without. */
+static void check_overlap(fer_model *m, const fer_dist *d, const shard *s, const float *after,
+                          double bucket_mb, const char *stage)
+{
+    fer_distribution_cfg cfg = {.overlap = FER_OVERLAP_ON, .bucket_mb = bucket_mb};
+    int order_ok, sent = summed(m, d, s, &cfg, &order_ok);
+    size_t off = m->trainable_offset, count = m->n_params - off;
+    int same = sent >= 0 && memcmp(m->grads + off, after, count * sizeof *after) == 0;
+    if (d->rank == 0)
+        printf(
+            "%s, %d rank(s), overlap, buckets of %g MiB: %d bucket(s), %s, bits %s the sum without overlap "
+            "(max diff %.2e)\n",
+            stage, d->size, bucket_mb, sent, order_ok ? "hook in order" : "hook: WRONG ORDER",
+            same ? "equal" : "DIFFER FROM", max_diff(m->grads + off, after, count));
+    CHECK(order_ok);
+    CHECK(same);
+    CHECK(d->size == 1 ? sent == 0 : sent > 1);
+}
+
+/* bf16 on the wire: every rank the same bits, close to the fp32 sum. */
+static void check_bf16(fer_model *m, const fer_dist *d, const shard *s, const float *after, const char *stage)
+{
+    fer_distribution_cfg cfg = {.overlap = FER_OVERLAP_ON, .allreduce_dtype = FER_WIRE_BF16};
+    int order_ok, sent = summed(m, d, s, &cfg, &order_ok);
+    size_t off = m->trainable_offset, count = m->n_params - off;
+    const float *g = m->grads + off;
+    double scale = max_abs(after, count), diff = max_diff(g, after, count);
+    /* Rank 0's bits against every rank's. */
+    float *root = malloc(count * sizeof *root);
+    int differ = 1;
+    if (root) {
+        memcpy(root, g, count * sizeof *root);
+        fer_dist_bcast(d, root, count * sizeof *root, 0);
+        differ = memcmp(root, g, count * sizeof *root) != 0;
+        MPI_Allreduce(MPI_IN_PLACE, &differ, 1, MPI_INT, MPI_LOR, d->comm);
+    }
+    free(root);
+    if (d->rank == 0)
+        printf("%s, %d rank(s), bf16 on the wire: %d bucket(s), every rank %s, max |bf16 - fp32| %.2e of max "
+               "|g| %.2e (tol 1e-2 relative)\n",
+               stage, d->size, sent, differ ? "DIFFERENT" : "the same bits", diff, scale);
+    CHECK(sent >= 0 && order_ok && !differ);
+    CHECK(diff <= 1e-2 * scale);
 }
 
 static void run_stage(fer_model *m, const fer_dist *d, const shard *s, int first_trainable, const char *stage)
 {
     fer_model_set_trainable(m, first_trainable);
-    float *ref = malloc((m->n_params - m->trainable_offset) * sizeof *ref);
-    if (!ref) {
+    size_t count = m->n_params - m->trainable_offset;
+    float *mpi = malloc(count * sizeof *mpi), *after = malloc(count * sizeof *after);
+    if (mpi && after) {
+        reference(m, d, s, mpi);
+        check_after(m, d, s, mpi, after, stage);
+        check_overlap(m, d, s, after, 0, stage);
+        check_overlap(m, d, s, after, 0.0001, stage);
+        check_overlap(m, d, s, after, 0.004, stage);
+        check_bf16(m, d, s, after, stage);
+    } else {
         CHECK(0);
-        return;
     }
-    reference(m, d, s, ref);
-    compare(m, d, s, ref, 0.0001, stage);
-    compare(m, d, s, ref, 0.004, stage);
-    free(ref);
+    free(mpi);
+    free(after);
 }
 
 static int setup(fer_model *m, shard *s, const fer_dist *d, fer_err *err)

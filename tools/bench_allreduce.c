@@ -9,9 +9,10 @@
      - training steps of the config's model on random input (forward with
        synchronized BatchNorm, loss, backward, then the gradient allreduce),
        batch per rank as given: compute time, time in the allreduce, images/s;
-       once with one allreduce per step, once with buckets of BUCKET_MB
-       started during backward (fer_grad_buckets), where the time in the
-       allreduce is what is left once backward ends.
+       once with the gradient summed after backward, once overlapped by the
+       communication thread in buckets of BUCKET_MB (0: one per layer;
+       fer_grad_buckets), where the time in the sum is what is left once
+       backward ends. Both sum with fer_grad_exchange, as the trainer does.
      It ends with a line "RESULT key=value ..." for the script.
    model (no MPI): the cost model evaluated for P = 64 and 512 ranks on two
      assumed interconnects, weak scaling (64 images per rank) and strong
@@ -104,51 +105,45 @@ static int random_batch(batch_data *b, const fer_model *m, const fer_dist *d, in
 }
 
 /* One step as the trainer runs it: compute, wait, allreduce seconds in t.
-   bucket_mb 0: backward, a barrier (to tell waiting from communicating),
-   one allreduce. Else buckets start during backward and t[2] is what is
-   left of them once backward ends. */
-static void step(fer_model *m, const fer_dist *d, const batch_data *b, long step_no, double bucket_mb,
+   Without overlap: backward, a barrier (to tell waiting from communicating),
+   the gradient sum. With overlap the communication thread sums buckets
+   during backward and t[2] is what is left of them once backward ends. */
+static void step(fer_model *m, const fer_dist *d, const batch_data *b, long step_no, fer_grad_buckets *gb,
                  double t[3])
 {
-    fer_grad_buckets gb;
     fer_pass pass = {.training = 1,
                      .dropout = 1,
                      .seed = 1,
                      .step = (uint64_t)step_no,
                      .sample_ids = b->ids,
-                     .reducer = fer_dist_reducer(d)};
-    if (bucket_mb > 0) {
-        fer_grad_buckets_begin(&gb, d, m, bucket_mb);
-        pass.grad_ready = fer_grad_buckets_ready;
-        pass.grad_ctx = &gb;
-    }
+                     .reducer = fer_dist_reducer(d),
+                     .grad_ready = fer_grad_buckets_ready,
+                     .grad_ctx = gb};
+    fer_grad_buckets_begin(gb);
     double t0 = MPI_Wtime();
     fer_model_forward(m, b->x, b->n, &pass);
     fer_model_loss(m, b->labels, NULL, b->n, (long)b->n * d->size, NULL, NULL);
     fer_model_backward(m, &pass, NULL);
     double t1 = MPI_Wtime();
-    if (bucket_mb <= 0)
+    if (!gb->overlap)
         MPI_Barrier(d->comm);
     double t2 = MPI_Wtime();
-    if (bucket_mb > 0)
-        fer_grad_buckets_finish(&gb);
-    else
-        fer_dist_sum_floats(d, m->grads + m->trainable_offset, m->n_params - m->trainable_offset);
+    fer_grad_buckets_finish(gb);
     double t3 = MPI_Wtime();
     t[0] = t1 - t0;
     t[1] = t2 - t1;
     t[2] = t3 - t2;
 }
 
-static void time_steps(fer_model *m, const fer_dist *d, const batch_data *b, int steps, double bucket_mb,
+static void time_steps(fer_model *m, const fer_dist *d, const batch_data *b, int steps, fer_grad_buckets *gb,
                        step_timing *r)
 {
     double t[3], sum[3] = {0, 0, 0};
-    step(m, d, b, 0, bucket_mb, t); /* warm-up: first touch of every buffer */
+    step(m, d, b, 0, gb, t); /* warm-up: first touch of every buffer */
     MPI_Barrier(d->comm);
     double t0 = MPI_Wtime();
     for (int s = 1; s <= steps; s++) {
-        step(m, d, b, s, bucket_mb, t);
+        step(m, d, b, s, gb, t);
         for (int k = 0; k < 3; k++)
             sum[k] += t[k];
     }
@@ -157,6 +152,33 @@ static void time_steps(fer_model *m, const fer_dist *d, const batch_data *b, int
     r->wait_s = max_over_ranks(d, sum[1] / steps);
     r->allreduce_s = max_over_ranks(d, sum[2] / steps);
     r->images_per_s = (double)b->n * d->size * steps / total;
+}
+
+/* Both ways of summing the gradient, timed: after backward, and overlapped
+   by the communication thread in buckets of bucket_mb. */
+static int time_both(fer_model *m, const fer_dist *d, const batch_data *b, int steps, double bucket_mb,
+                     measured *r)
+{
+    fer_distribution_cfg after = {.overlap = FER_OVERLAP_OFF},
+                         overlapped = {.overlap = FER_OVERLAP_ON, .bucket_mb = bucket_mb};
+    /* Either order, to tell the effect of running second from the mode's. */
+    const char *first = getenv("FER_BENCH_OVERLAP_FIRST");
+    int overlap_first = first && strcmp(first, "1") == 0 && d->size > 1;
+    for (int k = 0; k < 2; k++) {
+        int overlapped_now = (k == 0) == overlap_first;
+        if (overlapped_now && d->size == 1)
+            continue;
+        fer_grad_buckets gb;
+        fer_err err;
+        char desc[256];
+        if (fer_grad_buckets_init(&gb, d, m, overlapped_now ? &overlapped : &after, desc, sizeof desc, &err))
+            return FER_ERROR;
+        time_steps(m, d, b, steps, &gb, overlapped_now ? &r->bucketed : &r->single);
+        fer_grad_buckets_free(&gb);
+    }
+    if (d->size == 1)
+        r->bucketed = r->single;
+    return FER_OK;
 }
 
 static void print_steps(const char *what, const step_timing *r, int batch, int p, int steps)
@@ -194,10 +216,7 @@ static int measure_all(const fer_dist *d, const char *config, int batch, int ste
     r.bandwidth = p > 1 && r.big_s > ring_latency ? ring_bytes / (r.big_s - ring_latency) : 0;
     batch_data b = {0};
     int ok = random_batch(&b, &m, d, batch) == FER_OK;
-    if (ok) {
-        time_steps(&m, d, &b, steps, 0, &r.single);
-        time_steps(&m, d, &b, steps, bucket_mb, &r.bucketed);
-    }
+    ok = ok && time_both(&m, d, &b, steps, bucket_mb, &r) == FER_OK;
     if (ok && d->rank == 0) {
         printf("allreduce of 8 bytes: %.2f us per call (%d calls)\n", 1e6 * r.latency_s, LATENCY_CALLS);
         printf("allreduce of the trainable gradient, %zu floats = %.2f MB: %.2f ms per call (%d calls)",
@@ -206,8 +225,8 @@ static int measure_all(const fer_dist *d, const char *config, int batch, int ste
             printf(", ring bandwidth %.2f GB/s", r.bandwidth / 1e9);
         printf("\n");
         char what[64];
-        print_steps("one allreduce", &r.single, batch, p, steps);
-        snprintf(what, sizeof what, "buckets of %g MiB overlapped", bucket_mb);
+        print_steps("gradient summed after backward", &r.single, batch, p, steps);
+        snprintf(what, sizeof what, "overlapped, buckets of %g MiB (0: per layer)", bucket_mb);
         print_steps(what, &r.bucketed, batch, p, steps);
         printf("RESULT ranks=%d batch=%d latency_s=%.9g allreduce_s=%.9g bandwidth_Bps=%.6g t_image_s=%.6g "
                "step_wait_s=%.6g step_allreduce_s=%.6g images_per_s=%.6g bucketed_allreduce_s=%.6g "
@@ -222,7 +241,7 @@ static int measure_all(const fer_dist *d, const char *config, int batch, int ste
     fer_model_free(&m);
     free(cfg);
     if (!ok)
-        fprintf(stderr, "bench_allreduce: out of memory for a batch of %d\n", batch);
+        fprintf(stderr, "bench_allreduce: out of memory for a batch of %d or the gradient exchange\n", batch);
     return ok ? 0 : 1;
 }
 
@@ -324,7 +343,7 @@ static int run_measure(int argc, char **argv)
 {
     int batch = argc > 3 ? atoi(argv[3]) : 8, steps = argc > 4 ? atoi(argv[4]) : 3;
     double bucket_mb = argc > 5 ? atof(argv[5]) : 2.0;
-    if (argc < 3 || batch < 1 || steps < 1 || bucket_mb <= 0)
+    if (argc < 3 || batch < 1 || steps < 1 || bucket_mb < 0)
         return usage();
     char blas[256], threads[256];
     fer_err err;

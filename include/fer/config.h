@@ -142,10 +142,18 @@ typedef struct {
     int keep_last;    /* keep the last K checkpoints, >= 1 */
 } fer_checkpoint_cfg;
 
+/* distribution.overlap: whether a communication thread exchanges gradient
+   buckets while backward runs (auto: with more than one rank). */
+typedef enum { FER_OVERLAP_AUTO = 0, FER_OVERLAP_ON, FER_OVERLAP_OFF } fer_overlap;
+/* distribution.allreduce_dtype: the gradients' type on the wire. */
+typedef enum { FER_WIRE_FP32 = 0, FER_WIRE_BF16 } fer_wire_dtype;
+
 typedef struct {
     int threads;        /* BLAS threads per rank; 0 = cores / local ranks */
     int sync_batchnorm; /* BatchNorm statistics over the global batch */
-    double bucket_mb;   /* allreduce bucket size in MiB; 0 = one allreduce per step */
+    double bucket_mb;   /* overlapped exchange's bucket size in MiB; 0 = one bucket per layer */
+    fer_overlap overlap;
+    fer_wire_dtype allreduce_dtype;
 } fer_distribution_cfg;
 
 typedef enum {

@@ -15,8 +15,9 @@ int fer_dist_init(fer_dist *d, int *argc, char ***argv, fer_err *err)
     MPI_Initialized(&inited);
     if (!inited) {
         int provided;
-        /* The prefetch thread never calls MPI: FUNNELED is enough. */
-        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        /* The gradients' communication thread calls MPI while the main thread
+           does (synchronized BatchNorm); with less, overlap stays off. */
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
             return fer_fail(err, "MPI_Init failed");
     }
     MPI_Comm_dup(MPI_COMM_WORLD, &d->comm);

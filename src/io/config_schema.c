@@ -15,7 +15,8 @@
 _Static_assert(sizeof(fer_opt_kind) == sizeof(int) && sizeof(fer_layer_type) == sizeof(int) &&
                    sizeof(fer_fill_mode) == sizeof(int) && sizeof(fer_class_weights) == sizeof(int) &&
                    sizeof(fer_progress_mode) == sizeof(int) && sizeof(fer_nonfinite_policy) == sizeof(int) &&
-                   sizeof(fer_precision) == sizeof(int) && sizeof(fer_lr_schedule_kind) == sizeof(int),
+                   sizeof(fer_precision) == sizeof(int) && sizeof(fer_lr_schedule_kind) == sizeof(int) &&
+                   sizeof(fer_overlap) == sizeof(int) && sizeof(fer_wire_dtype) == sizeof(int),
                "enums are int-sized");
 
 #define BIT(i) (1u << (i))
@@ -344,10 +345,14 @@ static const cfg_field checkpoint_fields[] = {
 static const cfg_section checkpoint_section = {checkpoint_fields, N_FIELDS(checkpoint_fields), NULL, NULL,
                                                NULL};
 
+static const char *const overlap_names[] = {"auto", "on", "off", NULL};
+static const char *const wire_dtype_names[] = {"fp32", "bf16", NULL};
 static const cfg_field distribution_fields[] = {
     INT_KEY(fer_distribution_cfg, threads, 0, 4096),
     BOOL_KEY(fer_distribution_cfg, sync_batchnorm),
     NONNEG_KEY(fer_distribution_cfg, bucket_mb),
+    ENUM_KEY(fer_distribution_cfg, "overlap", overlap, overlap_names, NULL),
+    ENUM_KEY(fer_distribution_cfg, "allreduce_dtype", allreduce_dtype, wire_dtype_names, NULL),
 };
 static const cfg_section distribution_section = {distribution_fields, N_FIELDS(distribution_fields), NULL,
                                                  NULL, NULL};

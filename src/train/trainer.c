@@ -47,6 +47,7 @@ typedef struct {
     int use_class_weights;
     fer_train_result *result;
     fer_run_lock lock; /* rank 0's, held from setup to teardown */
+    fer_grad_buckets buckets;
 } trainer;
 
 /* Failures seen by one rank become everyone's: returns 1 when any rank
@@ -282,6 +283,11 @@ static int setup(trainer *t, fer_err *err)
     int shard_max = (int)((global_max + d->size - 1) / d->size);
     if (fer_model_reserve(&t->model, shard_max, err))
         return FER_ERROR;
+    char desc[256];
+    if (fer_grad_buckets_init(&t->buckets, d, &t->model, &c->distribution, desc, sizeof desc, err))
+        return FER_ERROR;
+    if (d->rank == 0)
+        fer_info("%s", desc);
     size_t np = t->model.n_params ? t->model.n_params : 1;
     t->opt.m = calloc(np, sizeof(float));
     t->opt.v = calloc(np, sizeof(float));
@@ -336,6 +342,14 @@ static int setup(trainer *t, fer_err *err)
 
 static void teardown(trainer *t)
 {
+    const fer_grad_buckets *gb = &t->buckets;
+    if (t->dist->rank == 0 && t->dist->size > 1 && gb->steps > 0)
+        fer_info(
+            "gradient sum: %.1f ms per step left after backward, forward and backward %.1f ms (mean of %ld "
+            "steps)",
+            1e3 * gb->exposed_seconds / (double)gb->steps, 1e3 * gb->compute_seconds / (double)gb->steps,
+            gb->steps);
+    fer_grad_buckets_free(&t->buckets);
     if (t->steps_csv)
         fclose(t->steps_csv);
     fer_loader_free(t->loader);
@@ -431,12 +445,11 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
                      .sample_ids = b->ids,
                      .reducer = fer_dist_reducer(t->dist),
                      .skip_unread_outputs = 1};
-    /* Buckets of the gradient start their allreduce as backward finishes
-       each layer (distribution.bucket_mb; 0: one allreduce after backward). */
-    fer_grad_buckets buckets;
-    fer_grad_buckets_begin(&buckets, t->dist, m, t->cfg->distribution.bucket_mb);
+    /* With overlap, buckets of the gradient are summed by a communication
+       thread as backward finishes each layer (distribution.overlap). */
+    fer_grad_buckets_begin(&t->buckets);
     pass.grad_ready = fer_grad_buckets_ready;
-    pass.grad_ctx = &buckets;
+    pass.grad_ctx = &t->buckets;
     const float *sw = NULL;
     if (t->use_class_weights) {
         for (int i = 0; i < b->n; i++)
@@ -454,7 +467,7 @@ static int train_step(trainer *t, const fer_batch *b, step_result *sr, fer_err *
                              : fer_model_loss(m, b->labels, sw, b->n, b->global_n, &correct, NULL);
     fer_model_backward(m, &pass, NULL);
     size_t off = m->trainable_offset, count = m->n_params - off;
-    fer_grad_buckets_finish(&buckets); /* the trainable suffix, summed over ranks */
+    fer_grad_buckets_finish(&t->buckets); /* the trainable suffix, summed over ranks */
     /* Loss, hits and the stop flag travel in one reduction per step. */
     int stop = fer_stop_requested() ||
                (t->o->stop_after_steps > 0 && t->st.global_step + 1 >= t->o->stop_after_steps);

@@ -37,6 +37,8 @@ sigterm_run() {
   wait_rows "$dir/steps.csv" $at $job 90 && reached=1
   done_at_kill=$(rows_in "$dir/steps.csv")
   [ -n "$rank3" ] && kill -TERM "$rank3"
+  local after_kill
+  after_kill=$(rows_in "$dir/steps.csv") # steps go on while the shell counts and signals
   set +e; wait $job; rc=$?; set -e
   ckpt=$(newest_checkpoint "$dir")
   step=$(state_attr "$ckpt" global_step)
@@ -56,8 +58,8 @@ sigterm_run() {
   case "$ckpt" in *-000000.h5) at_epoch_end=1 ;; esac
   check "$dir: one stop checkpoint ($mid_epoch written mid-epoch, the stop at an epoch's end: $at_epoch_end)" \
     [ "$mid_epoch" -eq 1 -a $at_epoch_end -eq 0 -o "$mid_epoch" -eq 0 -a $at_epoch_end -eq 1 ]
-  check "$dir: the checkpoint at the next step boundary (step ${step:-none}, $done_at_kill done at the signal)" \
-    between "$step" "$done_at_kill" $((done_at_kill + 3))
+  check "$dir: the checkpoint at the next step boundary (step ${step:-none}; $done_at_kill rows before the signal, $after_kill just after)" \
+    between "$step" "$done_at_kill" $((after_kill + 3))
   check "$dir: steps.csv ends at the checkpoint's step ($last_row)" [ "$last_row" = "$step" ]
   check "$dir: every rank that lived to report exited 75" [ "$(awk '$3 != 75' "$exits" | wc -l)" -eq 0 ]
 }

@@ -22,6 +22,7 @@ reached=0
 wait_rows term/steps.csv $at $job 60 && reached=1
 done_at_kill=$(rows_in term/steps.csv)
 [ -n "$rank1" ] && kill -TERM "$rank1"
+after_kill=$(rows_in term/steps.csv) # steps go on while the shell counts and signals
 set +e; wait $job; rc=$?; set -e
 ckpt=$(newest_checkpoint term)
 step=$(state_attr "$ckpt" global_step)
@@ -33,8 +34,8 @@ check "mpirun exits 75 (got $rc)" [ $rc -eq 75 ]
 check "rank 0 learned of the other rank's signal" grep -q "stop requested (a signal to another rank)" term.log
 # As in test_train_signals.sh: at most 3 steps after the count (the flag is
 # read once a step, after the gradient reduction, on every rank).
-check "checkpoint at the next step boundary (step ${step:-none}, $done_at_kill done at the signal)" \
-  between "$step" "$done_at_kill" $((done_at_kill + 3))
+check "checkpoint at the next step boundary (step ${step:-none}; $done_at_kill rows before the signal, $after_kill just after)" \
+  between "$step" "$done_at_kill" $((after_kill + 3))
 set +e
 timeout 120 mpirun -np 3 --oversubscribe --bind-to none "$fer" train "$cfg" "${long[@]}" --run-dir term \
   --resume auto > term-resumed.log 2>&1; rc=$?

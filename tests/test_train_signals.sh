@@ -28,6 +28,7 @@ for sig in TERM USR1; do
   sleep "0.0$(random_int 0 5)"
   done_at_kill=$(rows_in $run/steps.csv)
   kill -$sig $pid 2>/dev/null || true
+  after_kill=$(rows_in $run/steps.csv)
   set +e; wait $pid; rc=$?; set -e
   echo "SIG$sig after $done_at_kill steps (waited for $at)"
   check "SIG$sig: training was running when signalled ($done_at_kill of $total steps done)" \
@@ -38,10 +39,12 @@ for sig in TERM USR1; do
   step=$(state_attr "$ckpt" global_step)
   echo "SIG$sig: stop checkpoint $ckpt at global step ${step:-none}"
   # The stop flag is read once a step, after its gradient reduction: the step
-  # in flight completes, and the next one too when the flag was already read;
-  # one more of slack as a step may end between counting the rows and the kill.
-  check "SIG$sig: checkpoint at the next step boundary (step ${step:-none}, $done_at_kill done at the signal)" \
-    between "$step" "$done_at_kill" $((done_at_kill + 3))
+  # in flight completes, and the next one too when the flag was already read.
+  # Steps of a few milliseconds go on while the shell counts rows and sends
+  # the signal, so the bound counts the rows again just after the kill (one
+  # step more of slack for a row being written then).
+  check "SIG$sig: checkpoint at the next step boundary (step ${step:-none}; $done_at_kill rows before the signal, $after_kill just after)" \
+    between "$step" "$done_at_kill" $((after_kill + 3))
   set +e
   "$fer" train "$cfg" "${long[@]}" --run-dir $run --resume auto > $run-resumed.log 2>&1; rc=$?
   set -e

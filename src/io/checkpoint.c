@@ -333,7 +333,8 @@ static herr_t verify_link(hid_t g, const char *name, const link_info *info, void
     hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
     size_t size = mtype < 0 ? 0 : H5Tget_size(mtype);
     void *buf = n > 0 && size ? malloc((size_t)n * size) : NULL;
-    int ok = mtype >= 0 && n >= 0 &&
+    fer_err ignored;
+    int ok = mtype >= 0 && n >= 0 && fer_h5_check_stored(ds, &ignored) == FER_OK &&
              (n == 0 || (buf && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0));
     free(buf);
     if (mtype >= 0)

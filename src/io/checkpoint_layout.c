@@ -216,6 +216,8 @@ int fer_ckpt_read_history(hid_t group, fer_history *h, fer_err *err)
         rc = fer_fail(err, "metrics/epochs: expected one row per epoch");
     if (rc == FER_OK)
         rc = check_history_type(ds, err);
+    if (rc == FER_OK && fer_h5_check_stored(ds, err) != FER_OK)
+        rc = fer_fail_wrap(err, "metrics/epochs");
     if (rc == FER_OK)
         rc = read_rows(ds, (int)dims[0], h, err);
     H5Dclose(ds);

@@ -86,12 +86,16 @@ int fer_h5_write_floats(hid_t loc, const char *name, int ndim, const hsize_t *di
 
 /* Reads the dataset's shape: ndim (at most FER_H5_MAX_DIMS) and dims. */
 int fer_h5_dataset_shape(hid_t ds, int *ndim, hsize_t *dims, fer_err *err);
-/* HDF5 1.10.8 reads past a chunk that a crafted file stores shorter than
-   its declared size (a heap over-read inside H5Dread that tests/fuzz found):
-   refuses a dataset that stores fewer bytes than its elements take, unless
-   its filters compress (those are left to HDF5's checksums). Call it before
-   reading the dataset. */
+/* HDF5 1.10.8 reads past a chunk that a crafted file stores, or that
+   inflates, shorter than the chunk's size (heap over-reads inside H5Dread
+   that tests/fuzz found): refuses a dataset that stores fewer bytes than its
+   elements take or, when compressed, one with a chunk that does not inflate
+   to its size. Call it before reading the dataset. */
 int fer_h5_check_stored(hid_t ds, fer_err *err);
+/* The compressed case: every stored chunk of ds (creation properties plist,
+   elements of elem_size bytes), read raw and inflated; deflate, shuffle and
+   Fletcher-32 are the filters it knows, any other is refused. */
+int fer_h5_check_chunks(hid_t ds, hid_t plist, size_t elem_size, fer_err *err);
 
 /* Reads a numeric dataset (any float or integer type, converted to float)
    whose shape must be exactly ndim/shape (ndim 0: a scalar); a mismatch names both shapes:

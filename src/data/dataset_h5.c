@@ -197,6 +197,8 @@ static int read_u8(hid_t file, const char *path, const char *name, int rank, hsi
     if (!bad && bytes > 0 && (stored == 0 || bytes / stored > MAX_DEFLATE_RATIO))
         bad = fer_fail(err, "%zu bytes declared but only %llu stored (not a file `fer prepare` wrote)", bytes,
                        (unsigned long long)stored);
+    if (!bad)
+        bad = fer_h5_check_stored(set, err);
     if (bad) {
         H5Dclose(set);
         return fer_fail_wrap(err, "%s: /%s", path, name);

@@ -136,44 +136,44 @@ int fer_h5_dataset_shape(hid_t ds, int *ndim, hsize_t *dims, fer_err *err)
     return FER_OK;
 }
 
-/* Whether a dataset's stored bytes can be fewer than its elements' bytes
-   only by damage: contiguous or compact, or chunked through filters that
-   compress nothing (Fletcher-32 adds bytes, shuffle reorders them). */
-static int stores_every_byte(hid_t plist)
+/* Whether a dataset's chunks pass through a filter that changes their size
+   other than Fletcher-32's checksum (shuffle only reorders bytes). */
+static int compresses(hid_t plist)
 {
-    H5D_layout_t layout = H5Pget_layout(plist);
-    if (layout != H5D_CHUNKED)
-        return layout >= 0;
+    if (H5Pget_layout(plist) != H5D_CHUNKED)
+        return 0;
     int nf = H5Pget_nfilters(plist);
     for (int i = 0; i < nf; i++) {
         unsigned flags = 0;
         size_t nvalues = 0;
         H5Z_filter_t f = H5Pget_filter2(plist, (unsigned)i, &flags, &nvalues, NULL, 0, NULL, NULL);
         if (f != H5Z_FILTER_FLETCHER32 && f != H5Z_FILTER_SHUFFLE)
-            return 0;
+            return 1;
     }
-    return nf >= 0;
+    return 0;
 }
 
 int fer_h5_check_stored(hid_t ds, fer_err *err)
 {
     hid_t plist = H5Dget_create_plist(ds), type = H5Dget_type(ds), space = H5Dget_space(ds);
-    int every_byte = plist >= 0 && stores_every_byte(plist);
     hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
     size_t size = type < 0 ? 0 : H5Tget_size(type);
     hsize_t stored = H5Dget_storage_size(ds);
+    int rc = FER_OK;
+    if (plist < 0 || H5Pget_layout(plist) < 0 || n < 0 || size == 0)
+        rc = fer_fail(err, "unreadable dataset layout");
+    else if (n > 0 && compresses(plist))
+        rc = fer_h5_check_chunks(ds, plist, size, err);
+    else if (n > 0 && stored / size < (hsize_t)n)
+        rc = fer_fail(err, "%lld elements of %zu bytes declared, %llu bytes stored (damaged file)",
+                      (long long)n, size, (unsigned long long)stored);
     if (plist >= 0)
         H5Pclose(plist);
     if (type >= 0)
         H5Tclose(type);
     if (space >= 0)
         H5Sclose(space);
-    if (plist < 0 || n < 0 || size == 0)
-        return fer_fail(err, "unreadable dataset layout");
-    if (every_byte && n > 0 && stored / size < (hsize_t)n)
-        return fer_fail(err, "%lld elements of %zu bytes declared, %llu bytes stored (damaged file)",
-                        (long long)n, size, (unsigned long long)stored);
-    return FER_OK;
+    return rc;
 }
 
 /* Reads a numeric dataset of exactly the given shape into dst, converted to

@@ -36,4 +36,19 @@ static inline const float *fer_batch_input_of(const fer_model *m, int l)
     return l == 0 ? m->batch->input : m->batch->act[l - 1];
 }
 
+/* How many of n rows of k logits have their largest logit at the label (the
+   first one on ties): the step's hits, with hard or soft targets. */
+static inline int fer_batch_argmax_hits(const float *logits, const int *labels, int n, int k)
+{
+    int hits = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (logits[(size_t)i * k + j] > logits[(size_t)i * k + best])
+                best = j;
+        hits += best == labels[i];
+    }
+    return hits;
+}
+
 #endif

@@ -4,19 +4,6 @@
 #include "fer/nn.h"
 #include "model_batch.h"
 
-static int argmax_hits(const float *logits, const int *labels, int n, int k)
-{
-    int hits = 0;
-    for (int i = 0; i < n; i++) {
-        int best = 0;
-        for (int j = 1; j < k; j++)
-            if (logits[(size_t)i * k + j] > logits[(size_t)i * k + best])
-                best = j;
-        hits += best == labels[i];
-    }
-    return hits;
-}
-
 double fer_model_loss_soft(fer_model *m, const float *targets, const int *labels, const float *sample_weight,
                            int n, long global_n, int *correct)
 {
@@ -28,6 +15,6 @@ double fer_model_loss_soft(fer_model *m, const float *targets, const int *labels
         n > 0 ? fer_softmax_xent_soft(b->dlogits, NULL, logits, targets, sample_weight, n, k, scale) : 0.0;
     b->have_loss_grad = 1;
     if (correct)
-        *correct = argmax_hits(logits, labels, n, k);
+        *correct = fer_batch_argmax_hits(logits, labels, n, k);
     return loss;
 }

@@ -307,17 +307,8 @@ double fer_model_loss(fer_model *m, const int *labels, const float *sample_weigh
     double loss =
         n > 0 ? fer_softmax_xent(b->dlogits, probs, logits, labels, sample_weight, n, k, scale) : 0.0;
     b->have_loss_grad = 1;
-    if (correct) {
-        int hits = 0;
-        for (int i = 0; i < n; i++) {
-            int best = 0;
-            for (int j = 1; j < k; j++)
-                if (logits[(size_t)i * k + j] > logits[(size_t)i * k + best])
-                    best = j;
-            hits += best == labels[i];
-        }
-        *correct = hits;
-    }
+    if (correct)
+        *correct = fer_batch_argmax_hits(logits, labels, n, k);
     return loss;
 }
 

@@ -37,3 +37,12 @@ if [ "${FER_TEST_PRECISION:-fp32}" = bf16 ]; then
   fi
   echo "precision: bf16 products, FER_BF16_KERNEL=${FER_BF16_KERNEL:-(unset: the fastest of this CPU)}"
 fi
+# fer2013_slice OUT TRAINING PUBLIC PRIVATE: the first rows of each usage of
+# the real FER2013 CSV, so that a job test prepares and evaluates a few
+# hundred faces rather than 35887 (the full file is test_real_smoke's).
+fer2013_slice() {
+  zcat "$src/../shared/data/fer2013.csv.gz" | awk -F, -v t="$2" -v pu="$3" -v pr="$4" '
+    NR == 1 { print; next }
+    { u = $3; sub(/\r$/, "", u); n[u]++ }
+    (u == "Training" && n[u] <= t) || (u == "PublicTest" && n[u] <= pu) || (u == "PrivateTest" && n[u] <= pr)' > "$1"
+}

@@ -255,6 +255,29 @@ static void test_scaled_configs(void)
     }
 }
 
+/* fer2013_sota_seed.yaml is the seed network under fer2013_sota.yaml's
+   recipe: the seed's layers, and every other key equal to the recipe's. */
+static void test_sota_seed_config(void)
+{
+    static fer_config sota, seed;
+    if (load_shipped(&sota, "fer2013_sota.yaml") || load_shipped(&seed, "fer2013_sota_seed.yaml"))
+        return;
+    int side = 0;
+    long params = count_params(&seed.model, &side);
+    printf("fer2013_sota_seed: %ld parameters (seed at 48x48: 3083847)\n", params);
+    CHECK(params == 3083847 && seed.model.input_size == 48);
+    check_seed_layout(&seed.model, "fer2013_sota_seed");
+    print_schedule(&sota, "fer2013_sota");
+    CHECK(!strcmp(seed.run_dir, "runs/fer2013_sota_seed"));
+    memcpy(&seed.model, &sota.model, sizeof seed.model);
+    memcpy(seed.run_dir, sota.run_dir, sizeof seed.run_dir);
+    int same = configs_equal(&sota, &seed);
+    printf("fer2013_sota_seed: every key but the layers and run_dir %s fer2013_sota's\n",
+           same ? "equals" : "DIFFERS FROM");
+    CHECK(same);
+    check_round_trip(&seed, "fer2013_sota_seed.yaml");
+}
+
 static int set_ok(fer_config *c, const char *assignment)
 {
     fer_err err = {{0}};
@@ -653,6 +676,7 @@ int main(void)
     test_defaults();
     test_seed_config();
     test_scaled_configs();
+    test_sota_seed_config();
     test_overrides();
     test_document_order();
     test_bad_configs();

@@ -23,10 +23,7 @@ t0=$(date +%s)
 elapsed() { echo "$(($(date +%s) - t0))s"; }
 
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root to start munged, slurmctld and slurmd"; exit 77; }
-if ldd "$fer" 2>/dev/null | grep -q libasan || nm -D "$fer" 2>/dev/null | grep -q __asan_init; then
-    echo "skipped: slurm scenarios run in the Release build only ($fer is built with AddressSanitizer)"
-    exit 77
-fi
+skip_under_asan "slurm scenarios run in the Release build only"
 # One at a time per machine (several build directories may run the suite):
 # two clusters at once would share the 2 CPUs and each take twice as long.
 exec 8>"${TMPDIR:-/tmp}/fer-test-slurm.lock"

@@ -19,10 +19,7 @@
 source "$(dirname "$0")/lib.bash"
 set +e
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root for network namespaces and the Slurm daemons"; exit 77; }
-if ldd "$fer" 2>/dev/null | grep -q libasan || nm -D "$fer" 2>/dev/null | grep -q __asan_init; then
-    echo "skipped: slurm scenarios run in the Release build only ($fer is built with AddressSanitizer)"
-    exit 77
-fi
+skip_under_asan "slurm scenarios run in the Release build only"
 source "$src/tests/cluster/cluster.bash"
 source "$src/tests/slurm/poll.bash"
 t0=$(date +%s)

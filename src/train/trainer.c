@@ -253,6 +253,31 @@ static int refuse_overwrite(const trainer *t, fer_err *err)
                     t->cfg->run_dir);
 }
 
+/* The optimizer's, the loss's and the EMA's buffers for batches of up to
+   shard_max samples on this rank. */
+static int alloc_step_state(trainer *t, int shard_max, fer_err *err)
+{
+    const fer_config *c = t->cfg;
+    size_t np = t->model.n_params ? t->model.n_params : 1;
+    size_t ns = t->model.n_stats ? t->model.n_stats : 1;
+    t->opt.m = calloc(np, sizeof(float));
+    t->opt.v = calloc(np, sizeof(float));
+    t->stats_before_step = malloc(ns * sizeof(float));
+    t->sample_weights = malloc((size_t)shard_max * sizeof(float));
+    t->config_yaml = fer_config_to_yaml(c);
+    if (!t->opt.m || !t->opt.v || !t->stats_before_step || !t->sample_weights || !t->config_yaml)
+        return fer_fail(err, "out of memory for optimizer buffers");
+    if (fer_soft_loss_init(&t->soft, &c->train, c->model.classes, shard_max, err))
+        return FER_ERROR;
+    if (c->train.ema > 0) {
+        t->ema_params = malloc(np * sizeof(float));
+        t->ema_stats = malloc(ns * sizeof(float));
+        if (!t->ema_params || !t->ema_stats)
+            return fer_fail(err, "out of memory for the EMA of the weights (train.ema)");
+    }
+    return FER_OK;
+}
+
 static int setup(trainer *t, fer_err *err)
 {
     const fer_config *c = t->cfg;
@@ -274,36 +299,27 @@ static int setup(trainer *t, fer_err *err)
                 "%s: schedule.%d.lr_schedule: plateau monitors the validation accuracy, and there "
                 "are no %s samples",
                 c->source, p, c->data.val_usage);
-    if (fer_model_init(&t->model, &c->model, c->seed, err) || choose_products(t, err))
+    /* What one rank alone can fail at (memory, mostly) is agreed on before
+       the next collective call, so that the other ranks stop with it rather
+       than wait in that call for ever. */
+    failed = fer_model_init(&t->model, &c->model, c->seed, err) != FER_OK;
+    if (any_failed(t, failed, err) || choose_products(t, err))
         return FER_ERROR;
     /* In long, and never more than the training set: a batch size near
        INT_MAX must neither overflow nor ask for memory no batch can use. */
     long train_n = t->data.set[FER_SPLIT_TRAIN].n;
     long global_max = c->data.batch_size < train_n ? c->data.batch_size : train_n;
     int shard_max = (int)((global_max + d->size - 1) / d->size);
-    if (fer_model_reserve(&t->model, shard_max, err))
+    failed = fer_model_reserve(&t->model, shard_max, err) != FER_OK;
+    if (any_failed(t, failed, err))
         return FER_ERROR;
     char desc[256];
-    if (fer_grad_buckets_init(&t->buckets, d, &t->model, &c->distribution, desc, sizeof desc, err))
+    failed = fer_grad_buckets_init(&t->buckets, d, &t->model, &c->distribution, desc, sizeof desc, err) ||
+             alloc_step_state(t, shard_max, err);
+    if (any_failed(t, failed, err))
         return FER_ERROR;
     if (d->rank == 0)
         fer_info("%s", desc);
-    size_t np = t->model.n_params ? t->model.n_params : 1;
-    t->opt.m = calloc(np, sizeof(float));
-    t->opt.v = calloc(np, sizeof(float));
-    t->stats_before_step = malloc((t->model.n_stats ? t->model.n_stats : 1) * sizeof(float));
-    t->sample_weights = malloc((size_t)shard_max * sizeof(float));
-    t->config_yaml = fer_config_to_yaml(c);
-    if (!t->opt.m || !t->opt.v || !t->stats_before_step || !t->sample_weights || !t->config_yaml)
-        return fer_fail(err, "out of memory for optimizer buffers");
-    if (fer_soft_loss_init(&t->soft, &c->train, c->model.classes, shard_max, err))
-        return FER_ERROR;
-    if (c->train.ema > 0) {
-        t->ema_params = malloc(np * sizeof(float));
-        t->ema_stats = malloc((t->model.n_stats ? t->model.n_stats : 1) * sizeof(float));
-        if (!t->ema_params || !t->ema_stats)
-            return fer_fail(err, "out of memory for the EMA of the weights (train.ema)");
-    }
     t->st.seed = c->seed;
     t->st.best_val_acc = -1;
     t->st.best_epoch = -1;
@@ -325,7 +341,8 @@ static int setup(trainer *t, fer_err *err)
                           .view = fer_view_center(&c->augment.random_crop, c->model.input_size),
                           .mixup_alpha = c->train.mixup_alpha,
                           .mixup_prob = c->train.mixup_prob};
-    if (fer_loader_create(&t->loader, &lo, err))
+    failed = fer_loader_create(&t->loader, &lo, err) != FER_OK;
+    if (any_failed(t, failed, err))
         return FER_ERROR;
     t->batches_per_epoch = fer_loader_batches(t->loader);
     if (d->rank == 0)

@@ -11,14 +11,19 @@ void fer_log_set_level(int level)
     log_level = level;
 }
 
+void fer_vlog_line(const char *fmt, va_list ap)
+{
+    fputs("fer: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void fer_log(int level, const char *fmt, ...)
 {
     if (level > log_level)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("fer: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    fer_vlog_line(fmt, ap);
     va_end(ap);
 }

@@ -58,3 +58,15 @@ skip_under_asan() {
     exit 77
   fi
 }
+# same_checkpoints RUN_A RUN_B GROUP: GROUP (e.g. /model_weights) of the
+# checkpoints the two runs' `latest` name has no difference (h5diff -r); says
+# how many datasets and attributes were compared and which differ.
+same_checkpoints() {
+  local a b out rc
+  a=$1/$(cat "$1/latest" 2>/dev/null) b=$2/$(cat "$2/latest" 2>/dev/null)
+  out=$(h5diff -r "$a" "$b" "$3" "$3") && rc=0 || rc=$?
+  echo "h5diff -r $3 of $a and $b: exit $rc; $(grep -c '^dataset' <<<"$out") datasets and" \
+    "$(grep -c '^attribute' <<<"$out") attributes compared, $(grep -c '^0 differences found' <<<"$out") without differences"
+  grep -B1 -E '^[1-9][0-9]* differences? found' <<<"$out" | head -n 20 || true
+  return $rc
+}

@@ -40,41 +40,19 @@ check "stopped at steps 5 and 11 (75, 75), resumed to the end (0): got $rc1 $rc2
   [ $rc1 -eq 75 -a $rc2 -eq 75 -a $rc3 -eq 0 ]
 check "2 ranks stopped at step 6 (75), resumed on 3 (0): got $rca $rcb" [ $rca -eq 75 -a $rcb -eq 0 ]
 
-# compare A B STEPS CHECKPOINT [differ]: losses of global steps 1..STEPS and
-# the weights in CHECKPOINT agree to 1e-5 (or, with differ, do not).
+# compare A B STEPS CHECKPOINT [--differ]: losses of global steps 1..STEPS and
+# the weights in CHECKPOINT agree to 1e-5 (or, with --differ, do not).
 compare() {
-  /usr/bin/python3 - "$@" <<'PY'
-import sys, csv, h5py, numpy as np
-a, b, last, ckpt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-differ = len(sys.argv) > 5
-def losses(d):
-    with open(d + "/steps.csv") as f:
-        return {int(r["global_step"]): float(r["loss"]) for r in csv.DictReader(f) if int(r["global_step"]) <= last}
-la, lb = losses(a), losses(b)
-rel = max(abs(la[s] - lb[s]) / max(abs(la[s]), 1e-12) for s in la if s in lb)
-def weights(d):
-    out = {}
-    with h5py.File(d + "/" + ckpt, "r") as f:
-        f["model_weights"].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
-    return out
-wa, wb = weights(a), weights(b)
-werr = max(np.abs(wa[k] - wb[k]).max() for k in wa) / max(np.abs(v).max() for v in wa.values())
-print(f"  {a} vs {b}: steps {min(la)}-{max(la)}, max rel loss diff {rel:.2e}, weights of {ckpt}: max diff / max |w| "
-      f"{werr:.2e} (tol 1e-5, expected {'above' if differ else 'below'})")
-same = la.keys() == lb.keys() and rel < 1e-5 and werr < 1e-5
-sys.exit(0 if same != differ else 1)
-PY
+  /usr/bin/python3 "$src/tests/compare_runs.py" "$1" "$2" "$3" 1e-5 --first --checkpoint "$4" "${@:5}"
 }
 epoch1=ckpt-0001-000000.h5
-check "crop + erasing change the run (vs the same config without them)" compare plain r1 8 $epoch1 differ
+check "crop + erasing change the run (vs the same config without them)" compare plain r1 8 $epoch1 --differ
 check "1 vs 2 ranks with crop + erasing, frozen-backbone phase" compare r1 r2 8 $epoch1
 check "1 vs 3 ranks with crop + erasing, frozen-backbone phase" compare r1 r3 8 $epoch1
 check "1 rank vs 2 ranks stopped at step 6 and resumed on 3" compare r1 r23 8 $epoch1
-final_a=r1/$(cat r1/latest); final_b=resumed/$(cat resumed/latest)
-echo "  comparing $final_a with $final_b"
 check "stopped twice and resumed: weights and statistics bit-identical to the straight run" \
-  h5diff -q "$final_a" "$final_b" /model_weights /model_weights
-check "... and the optimizer state" h5diff -q "$final_a" "$final_b" /optimizer /optimizer
+  same_checkpoints r1 resumed /model_weights
+check "... and the optimizer state" same_checkpoints r1 resumed /optimizer
 "$fer" train "$cfg" "${keys[@]}" --print-config > printed.yaml
 check "the resolved config holds the crop" grep -q "random_crop: {size: 20, padding: 2}" printed.yaml
 erasing_kept() { grep -A6 "random_erasing:" printed.yaml > erasing.txt && grep -q "p: 0.5" erasing.txt &&

@@ -23,25 +23,7 @@ check "runs exit 0 (1, 2, 3 ranks: ${rc[1]} ${rc[2]} ${rc[3]}; without ${rco}; r
   [ ${rc[1]} -eq 0 -a ${rc[2]} -eq 0 -a ${rc[3]} -eq 0 -a $rco -eq 0 -a $rcp1 -eq 75 -a $rcp2 -eq 0 ]
 # compare A B STEPS: losses of global steps 1..STEPS and epoch 1's weights.
 compare() {
-  /usr/bin/python3 - "$@" <<'PY'
-import sys, csv, h5py, numpy as np
-a, b, last = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def losses(d):
-    with open(d + "/steps.csv") as f:
-        return {int(r["global_step"]): float(r["loss"]) for r in csv.DictReader(f) if int(r["global_step"]) <= last}
-la, lb = losses(a), losses(b)
-rel = max(abs(la[s] - lb[s]) / max(abs(la[s]), 1e-12) for s in la if s in lb) if la.keys() & lb.keys() else 1.0
-def weights(d):
-    out = {}
-    with h5py.File(d + "/ckpt-0001-000000.h5", "r") as f:
-        f["model_weights"].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
-    return out
-wa, wb = weights(a), weights(b)
-werr = max(np.abs(wa[k] - wb[k]).max() for k in wa) / max(np.abs(v).max() for v in wa.values())
-print(f"{a} vs {b}: steps 1-{last} ({len(la)} vs {len(lb)}), max rel loss diff {rel:.2e}, "
-      f"epoch 1 weights: max diff / max |w| {werr:.2e}")
-sys.exit(0 if len(la) == last and la.keys() == lb.keys() and rel < 1e-5 and werr < 1e-5 else 1)
-PY
+  /usr/bin/python3 "$src/tests/compare_runs.py" "$1" "$2" "$3" 1e-5 --first --checkpoint ckpt-0001-000000.h5
 }
 check "1 vs 2 ranks, frozen-backbone phase, within 1e-5" compare r1 r2 8
 check "1 vs 3 ranks, frozen-backbone phase, within 1e-5" compare r1 r3 8
@@ -58,9 +40,8 @@ sys.exit(0 if gap > 0.01 else 1)
 PY
 }
 check "smoothing + mixup change the losses" differs r1 off
-final_a=r1/$(cat r1/latest); final_b=resumed/$(cat resumed/latest)
 check "stopped at step 13 and resumed: weights and statistics bit-identical" \
-  h5diff -r "$final_a" "$final_b" /model_weights /model_weights
+  same_checkpoints r1 resumed /model_weights
 refused() { # refused KEY=VALUE: fer train refuses it, naming the key
   local out
   if out=$("$fer" train "$cfg" --set "$1" --print-config 2>&1); then return 1; fi

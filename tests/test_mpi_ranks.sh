@@ -43,32 +43,9 @@ mpirun_fer 3 train "$cfg" "${precision[@]}" --run-dir r23 --resume auto > r23b.l
 set -e
 check "2 ranks stop with 75 (got $rca)" [ $rca -eq 75 ]
 check "resume on 3 ranks exits 0 (got $rcb)" [ $rcb -eq 0 ]
-# compare A B STEPS CHECKPOINT: the losses of global steps 1..STEPS (all of
-# them present in both runs) and the weights in CHECKPOINT (a file name, or
-# `latest`).
-compare() {
-  /usr/bin/python3 - "$@" <<'PY'
-import sys, csv, h5py, numpy as np
-a, b, last, ckpt = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-def losses(d):
-    with open(d + "/steps.csv") as f:
-        return {int(r["global_step"]): float(r["loss"]) for r in csv.DictReader(f) if int(r["global_step"]) <= last}
-la, lb = losses(a), losses(b)
-rel = max(abs(la[s] - lb[s]) / max(abs(la[s]), 1e-12) for s in la if s in lb) if la.keys() & lb.keys() else 1.0
-def weights(d):
-    out = {}
-    name = open(d + "/latest").read().strip() if ckpt == "latest" else ckpt
-    with h5py.File(d + "/" + name, "r") as f:
-        f["model_weights"].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
-    return out
-wa, wb = weights(a), weights(b)
-scale = max(np.abs(v).max() for v in wa.values())
-werr = max(np.abs(wa[k] - wb[k]).max() for k in wa) / scale
-print(f"{a} vs {b}: steps {min(la)}-{max(la)} ({len(la)} vs {len(lb)}), max rel loss diff {rel:.2e} (tol 1e-5), "
-      f"weights of {ckpt}: max diff / max |w| {werr:.2e} (tol 1e-5)")
-sys.exit(0 if la.keys() == lb.keys() and rel < 1e-5 and werr < 1e-5 else 1)
-PY
-}
+# compare A B STEPS CHECKPOINT: the losses of global steps 1..STEPS (each in
+# both runs) and the weights in CHECKPOINT (a file name, or `latest`).
+compare() { /usr/bin/python3 "$src/tests/compare_runs.py" "$1" "$2" "$3" 1e-5 --first --checkpoint "$4"; }
 epoch1=ckpt-0001-000000.h5
 check "1 vs 2 ranks, frozen-backbone phase" compare r1 r2 8 $epoch1
 check "1 vs 3 ranks, frozen-backbone phase" compare r1 r3 8 $epoch1

@@ -411,8 +411,8 @@ static const bad_case bad_cases[] = {
     {"layer_no_type.yaml", LAYERS("{name: a, rate: 0.1}"),
      "layer_no_type.yaml:3:7: ", "model.layers.0: missing key 'type' (every layer needs name, type)"},
     {"layer_type.yaml", LAYERS("{name: a, type: conv3d}"), "layer_type.yaml:3:23: ",
-     "model.layers.0.type: expected one of conv2d, maxpool, batchnorm, relu, dropout, gap, dense, avgpool, got "
-     "'conv3d'"},
+     "model.layers.0.type: expected one of conv2d, maxpool, batchnorm, relu, dropout, gap, dense, avgpool, "
+     "got 'conv3d'"},
     {"padding.yaml", LAYERS("{name: a, type: conv2d, filters: 4, padding: full}"),
      "padding.yaml:3:52: ", "model.layers.0.padding: expected one of same, valid, got 'full'"},
     {"softmax_conv.yaml", LAYERS("{name: a, type: conv2d, filters: 4, activation: softmax}"),

@@ -29,6 +29,11 @@ void fer_dist_sum_floats(const fer_dist *d, float *buf, size_t count);
 void fer_dist_sum_doubles(const fer_dist *d, double *buf, int count);
 /* Logical OR of a flag across ranks. */
 int fer_dist_any(const fer_dist *d, int flag);
+/* A failure seen by one rank made everyone's before the next collective
+   call, so that no rank waits there for one that has left: returns 1 when
+   any rank failed. A rank that did not fail itself gets an empty message
+   (the failing rank prints the reason; the CLI prints no empty line). */
+int fer_dist_any_failed(const fer_dist *d, int failed, fer_err *err);
 /* Broadcast bytes from root. */
 void fer_dist_bcast(const fer_dist *d, void *buf, size_t bytes, int root);
 /* A reducer for synchronized BatchNorm (NULL fn on one rank). */

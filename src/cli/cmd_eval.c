@@ -47,7 +47,12 @@ static int run(const eval_args *a, const fer_dist *d)
     if (!cfg)
         return cli_fail("out of memory");
     int rc = FER_EXIT_FAILURE;
-    if (fer_saved_model_open(a->checkpoint, cfg, &m, NULL, &err)) {
+    /* Each rank reads the checkpoint itself; they agree before loading the
+       data together. */
+    int failed = fer_saved_model_open(a->checkpoint, cfg, &m, NULL, &err) != FER_OK;
+    if (fer_dist_any_failed(d, failed, &err)) {
+        if (!failed)
+            fer_model_free(&m);
         free(cfg);
         return cli_fail("%s", err.msg);
     }

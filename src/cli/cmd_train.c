@@ -116,10 +116,7 @@ int cmd_train(int argc, char **argv, const cli_setup *setup)
                          .blas_info = setup->blas};
     fer_train_result result;
     if (fer_train(&to, &result, &err)) {
-        if (err.msg[0])
-            rc = cli_fail("%s", err.msg);
-        else
-            rc = FER_EXIT_FAILURE;
+        rc = cli_fail("%s", err.msg);
     } else {
         rc = report(&dist, &result, &o->config);
     }

@@ -72,11 +72,15 @@ static int viz_main(const char *kind, int argc, char **argv, const cli_flag *fla
         return cli_fail("%s", err.msg);
     if (d.rank != 0)
         fer_log_set_level(FER_LOG_QUIET);
+    /* Each rank reads the checkpoint itself; they agree before any
+       collective call of the body. */
     fer_config *cfg = calloc(1, sizeof *cfg);
     fer_model m;
-    if (!cfg) {
-        rc = cli_fail("out of memory");
-    } else if (fer_saved_model_open(*checkpoint, cfg, &m, NULL, &err)) {
+    int failed =
+        !cfg ? fer_fail(&err, "out of memory") : fer_saved_model_open(*checkpoint, cfg, &m, NULL, &err);
+    if (fer_dist_any_failed(&d, failed, &err)) {
+        if (!failed)
+            fer_model_free(&m);
         rc = cli_fail("%s", err.msg);
     } else {
         rc = body(args, &d, &m, cfg);
@@ -258,8 +262,8 @@ static int run_saliency(const void *args, const fer_dist *d, fer_model *m, fer_c
     float *probs = malloc(((size_t)s->n * cfg->model.classes + 1) * sizeof *probs);
     fer_view center = fer_view_center(&cfg->augment.random_crop, cfg->model.input_size);
     fer_eval_result r;
-    if (!probs)
-        rc = cli_fail("out of memory");
+    if (fer_dist_any_failed(d, !probs ? fer_fail(&err, "out of memory") : FER_OK, &err))
+        rc = cli_fail("%s", err.msg);
     else if (fer_evaluate_view(m, d, s, batch, cfg->model.preprocess_caffe, &center, &r, probs, &err))
         rc = cli_fail("%s", err.msg);
     else if (d->rank == 0)

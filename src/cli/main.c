@@ -23,13 +23,16 @@ static const fer_command commands[] = {
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
+/* An empty message is a rank's that stops because another rank failed
+   (fer_dist_any_failed): that rank prints the reason, this one nothing. */
 int cli_fail(const char *fmt, ...)
 {
-    va_list ap;
+    va_list ap, probe;
     va_start(ap, fmt);
-    fputs("fer: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    va_copy(probe, ap);
+    if (vsnprintf(NULL, 0, fmt, probe) > 0)
+        fer_vlog_line(fmt, ap);
+    va_end(probe);
     va_end(ap);
     return FER_EXIT_FAILURE;
 }

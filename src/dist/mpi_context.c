@@ -71,6 +71,14 @@ int fer_dist_any(const fer_dist *d, int flag)
     return any;
 }
 
+int fer_dist_any_failed(const fer_dist *d, int failed, fer_err *err)
+{
+    int any = fer_dist_any(d, failed);
+    if (any && !failed && err)
+        err->msg[0] = '\0';
+    return any;
+}
+
 void fer_dist_bcast(const fer_dist *d, void *buf, size_t bytes, int root)
 {
     if (d->size == 1)

@@ -55,14 +55,25 @@ int fer_evaluate_view(fer_model *m, const fer_dist *d, const fer_image_set *s, i
                          .augment = 0,
                          .prefetch = 1,
                          .view = *view};
-    fer_loader *loader;
-    if (fer_loader_create(&loader, &o, err))
-        return FER_ERROR;
-    float *probs = malloc((size_t)batch_size * k * sizeof(float));
-    if (!probs || fer_model_reserve(m, batch_size, err)) {
+    /* Everything this rank may fail to get comes first, and the ranks agree
+       on it before the reductions below: one rank out of memory must not
+       leave the others waiting there. */
+    int cells = k * k;
+    fer_loader *loader = NULL;
+    float *probs = NULL;
+    double *sums = NULL;
+    int failed = fer_loader_create(&loader, &o, err) != FER_OK;
+    if (!failed) {
+        probs = malloc((size_t)batch_size * k * sizeof(float));
+        sums = calloc((size_t)cells + 1, sizeof(double));
+        failed = !probs || !sums ? fer_fail(err, "evaluate: out of memory")
+                                 : fer_model_reserve(m, batch_size, err);
+    }
+    if (fer_dist_any_failed(d, failed, err)) {
         free(probs);
+        free(sums);
         fer_loader_free(loader);
-        return probs ? FER_ERROR : fer_fail(err, "evaluate: out of memory");
+        return FER_ERROR;
     }
     if (probs_out)
         memset(probs_out, 0, (size_t)s->n * k * sizeof(float));
@@ -86,10 +97,6 @@ int fer_evaluate_view(fer_model *m, const fer_dist *d, const fer_image_set *s, i
     free(probs);
     fer_loader_free(loader);
     /* One reduction for the loss and the confusion counts (exact in double). */
-    int cells = k * k;
-    double *sums = calloc((size_t)cells + 1, sizeof(double));
-    if (!sums)
-        return fer_fail(err, "evaluate: out of memory");
     sums[0] = loss;
     for (int i = 0; i < cells; i++)
         sums[i + 1] = (double)r->confusion[i];

@@ -38,7 +38,10 @@ int fer_evaluate_views(fer_model *m, const fer_dist *d, const fer_image_set *s, 
     size_t cells = (size_t)s->n * k;
     float *one = malloc((cells + 1) * sizeof *one), *mean = malloc((cells + 1) * sizeof *mean);
     double *sum = calloc(cells + 1, sizeof *sum);
-    int rc = one && mean && sum ? FER_OK : fer_fail(err, "evaluate: out of memory for %d views", n_views);
+    int failed = one && mean && sum ? FER_OK : fer_fail(err, "evaluate: out of memory for %d views", n_views);
+    /* Agreed before the views' reductions, which a rank that failed here
+       would leave the others waiting in. */
+    int rc = fer_dist_any_failed(d, failed, err) ? FER_ERROR : FER_OK;
     for (int v = 0; !rc && v < n_views; v++) {
         rc = fer_evaluate_view(m, d, s, batch_size, caffe, &views[v], r, one, err);
         for (size_t i = 0; !rc && i < cells; i++)

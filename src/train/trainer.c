@@ -50,15 +50,9 @@ typedef struct {
     fer_grad_buckets buckets;
 } trainer;
 
-/* Failures seen by one rank become everyone's: returns 1 when any rank
-   failed. A rank that did not fail itself gets an empty message (rank 0 or the
-   failing rank prints the reason). */
 static int any_failed(trainer *t, int failed, fer_err *err)
 {
-    int any = fer_dist_any(t->dist, failed);
-    if (any && !failed && err)
-        err->msg[0] = '\0';
-    return any;
+    return fer_dist_any_failed(t->dist, failed, err);
 }
 
 static const fer_phase_cfg *phase_cfg(const trainer *t)
@@ -650,8 +644,9 @@ static int finish_epoch(trainer *t, int stopping, fer_err *err)
                              .val_loss = val.loss,
                              .val_acc = val.accuracy,
                              .seconds = t->st.epoch_seconds};
-    if (fer_history_append(&t->hist, &row))
-        return fer_fail(err, "out of memory for the metrics history");
+    failed = fer_history_append(&t->hist, &row) ? fer_fail(err, "out of memory for the metrics history") : 0;
+    if (any_failed(t, failed, err))
+        return FER_ERROR;
     /* A diverged model (non-finite validation loss) is never the best. */
     int is_best = isfinite(val.loss) && val.accuracy > t->st.best_val_acc;
     if (is_best) {

@@ -6,7 +6,8 @@ difference below TOL of the largest weight), over STEPS common steps.
 usage: compare_runs.py RUN_A RUN_B [STEPS [TOL]] [--first] [--checkpoint NAME] [--differ]
   STEPS         how many steps both runs logged (default 24, configs/tiny.yaml's run)
   TOL           default 1e-4; 0 asks for the same bits: equal losses and weights
-  --first       compare global steps 1..STEPS only (the runs may go on), each in both runs
+  --first       compare the global steps up to STEPS only (the runs may go on); both runs
+                must have logged the same ones (a run resumed mid-way logs from there)
   --checkpoint  the checkpoint file in each run directory (default: the one `latest` names)
   --differ      exit 0 when the runs do not agree (a key that must change the run)
 """
@@ -55,7 +56,10 @@ def main():
     print(f"{args.a} vs {args.b}: {span} ({len(la)} vs {len(lb)} logged), max rel loss diff {rel:.2e}, "
           f"weights of {args.checkpoint}: max diff / max |w| {werr:.2e} (tol {args.tol:g}, expected "
           f"{'a difference' if args.differ else 'agreement'})")
-    same_steps = len(steps) == args.steps and (not args.first or len(la) == len(lb) == args.steps)
+    if args.first:  # the same steps logged up to STEPS, at least one
+        same_steps = len(steps) > 0 and la.keys() == lb.keys()
+    else:
+        same_steps = len(steps) == args.steps
     if args.tol == 0:
         agree = same_steps and rel == 0 and werr == 0
     else:

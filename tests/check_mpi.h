@@ -1,5 +1,5 @@
-/* The end of a test that runs on several MPI ranks: a failure on any rank
-   fails the test, and rank 0 reports for all. */
+/* The start and end of a test that runs on several MPI ranks: a failure on
+   any rank fails the test, and rank 0 reports for all. */
 #ifndef FER_TEST_CHECK_MPI_H
 #define FER_TEST_CHECK_MPI_H
 
@@ -7,6 +7,22 @@
 #include "fer/dist.h"
 
 #include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Starts MPI, printing why not. Open MPI's components stay loaded, as the
+   test suite's environment asks, so that LeakSanitizer can still name their
+   frames when the test is run by hand. */
+static inline int check_mpi_init(fer_dist *d, int *argc, char ***argv)
+{
+    fer_err err;
+    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 0);
+    if (fer_dist_init(d, argc, argv, &err)) {
+        printf("%s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
 
 /* Sums every rank's failures, finalizes MPI and returns the exit code. */
 static inline int check_report_mpi(fer_dist *d, const char *name)

@@ -86,11 +86,8 @@ int main(int argc, char **argv)
 {
     fer_dist d;
     fer_err err;
-    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 0);
-    if (fer_dist_init(&d, &argc, &argv, &err)) {
-        printf("%s\n", err.msg);
+    if (check_mpi_init(&d, &argc, &argv))
         return 1;
-    }
     fer_model m;
     images im = {0};
     const fer_image_set *s = &im.set;

@@ -277,11 +277,12 @@ int main(int argc, char **argv)
     int n_train = argc > 1 ? atoi(argv[1]) : 1500;
     fer_dist d;
     fer_err err;
-    setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 0);
-    if (n_train < 1 || fer_dist_init(&d, &argc, &argv, &err)) {
+    if (n_train < 1) {
         fprintf(stderr, "usage: test_shared_images [SYNTHETIC_TRAIN_IMAGES [DATASET.h5]]\n");
         return 2;
     }
+    if (check_mpi_init(&d, &argc, &argv))
+        return 1;
     fer_config *c = malloc(sizeof *c);
     if (!c)
         return 1;

@@ -75,13 +75,6 @@ static void check_failure(fer_model *m, const fer_dist *d, const fer_image_set *
         CHECK(err.msg[0] == '\0');
 }
 
-/* See tests/test_shared_images.c: Open MPI under LeakSanitizer. */
-const char *__lsan_default_options(void);
-const char *__lsan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 int main(int argc, char **argv)
 {
     fer_dist d;

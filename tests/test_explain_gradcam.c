@@ -162,15 +162,6 @@ static void check_determinism(fer_model *m, const fer_image_set *s, int layer)
     free(sal2);
 }
 
-/* Under LeakSanitizer, Open MPI's deliberate allocations are suppressed by
-   library name (tests/lsan.supp): the stacks must unwind fully and its
-   components stay loaded, or their frames have no name to match. */
-const char *__lsan_default_options(void);
-const char *__lsan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 int main(void)
 {
     const char *src = getenv("FER_SOURCE_DIR");

@@ -230,13 +230,6 @@ static int setup(fer_model *m, shard *s, const fer_dist *d, fer_err *err)
     return FER_OK;
 }
 
-/* See tests/test_shared_images.c: Open MPI under LeakSanitizer. */
-const char *__lsan_default_options(void);
-const char *__lsan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 int main(int argc, char **argv)
 {
     fer_dist d;

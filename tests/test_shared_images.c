@@ -263,15 +263,6 @@ static void check_failure_reaches_everyone(const fer_dist *d, fer_config *c)
     fer_run_data_free(&data); /* a no-op after a failed load */
 }
 
-/* Under LeakSanitizer, Open MPI's allocations are suppressed by library
-   name (tests/lsan.supp): the stacks must unwind fully and its components
-   stay loaded, or their frames have no name to match. */
-const char *__lsan_default_options(void);
-const char *__lsan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 int main(int argc, char **argv)
 {
     int n_train = argc > 1 ? atoi(argv[1]) : 1500;

@@ -10,14 +10,6 @@
 
 #include <hdf5.h>
 
-static void expect(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "%s\n", what);
-        abort();
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_file f;
@@ -26,20 +18,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fer_err err = {{0}};
     int rc = fer_checkpoint_probe(f.path, &state, &err);
     fuzz_note(rc, &err);
-    expect(rc == FER_OK || err.msg[0], "fer_checkpoint_probe failed without a message");
+    fuzz_expect(rc == FER_OK || err.msg[0], "fer_checkpoint_probe failed without a message", NULL);
     err.msg[0] = '\0';
     rc = fer_checkpoint_verify(f.path, &state, &err);
     fuzz_note(rc, &err);
-    expect(rc == FER_OK || err.msg[0], "fer_checkpoint_verify failed without a message");
+    fuzz_expect(rc == FER_OK || err.msg[0], "fer_checkpoint_verify failed without a message", NULL);
     err.msg[0] = '\0';
     fer_config cfg;
     fer_model m;
     rc = fer_saved_model_open(f.path, &cfg, &m, &state, &err);
     fuzz_note(rc, &err);
-    expect(rc == FER_OK || err.msg[0], "fer_saved_model_open failed without a message");
+    fuzz_expect(rc == FER_OK || err.msg[0], "fer_saved_model_open failed without a message", NULL);
     if (rc == FER_OK)
         fer_model_free(&m);
     fuzz_file_close(&f);
-    expect(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "an HDF5 file or object was left open");
+    fuzz_expect(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "an HDF5 file or object was left open",
+                NULL);
     return 0;
 }

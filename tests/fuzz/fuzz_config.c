@@ -10,14 +10,6 @@
 
 #include <string.h>
 
-static void expect(int ok, const char *what, const char *detail)
-{
-    if (!ok) {
-        fprintf(stderr, "%s\n%s\n", what, detail ? detail : "");
-        abort();
-    }
-}
-
 static void check_round_trip(const fer_config *c)
 {
     char *yaml = fer_config_to_yaml(c);
@@ -28,11 +20,11 @@ static void check_round_trip(const fer_config *c)
     int rc = fer_config_load_string(&back, yaml, "round trip", &err);
     if (rc != FER_OK)
         fprintf(stderr, "emitted YAML:\n%s\n", yaml);
-    expect(rc == FER_OK, "fer_config_to_yaml wrote YAML that does not load back:", err.msg);
+    fuzz_expect(rc == FER_OK, "fer_config_to_yaml wrote YAML that does not load back:", err.msg);
     char *again = fer_config_to_yaml(&back);
     if (again && strcmp(yaml, again))
         fprintf(stderr, "first:\n%s\nsecond:\n%s\n", yaml, again);
-    expect(!again || !strcmp(yaml, again), "loading the emitted YAML changed the configuration", NULL);
+    fuzz_expect(!again || !strcmp(yaml, again), "loading the emitted YAML changed the configuration", NULL);
     free(again);
     free(yaml);
 }
@@ -50,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = fer_config_load(&c, f.path, &err);
     fuzz_note(rc, &err);
     fuzz_file_close(&f);
-    expect(rc == FER_OK || err.msg[0], "fer_config_load failed without a message", NULL);
+    fuzz_expect(rc == FER_OK || err.msg[0], "fer_config_load failed without a message", NULL);
     if (rc != FER_OK)
         return 0;
 
@@ -63,14 +55,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = fer_config_set(&c, assignment, &err);
         fuzz_note(rc, &err);
         free(assignment);
-        expect(rc == FER_OK || err.msg[0], "fer_config_set failed without a message", NULL);
+        fuzz_expect(rc == FER_OK || err.msg[0], "fer_config_set failed without a message", NULL);
         p += n + 1;
     }
     if (rc != FER_OK)
         return 0;
     rc = fer_config_validate(&c, &err);
     fuzz_note(rc, &err);
-    expect(rc == FER_OK || err.msg[0], "fer_config_validate failed without a message", NULL);
+    fuzz_expect(rc == FER_OK || err.msg[0], "fer_config_validate failed without a message", NULL);
     if (rc == FER_OK) /* what checkpoints store and --print-config prints */
         check_round_trip(&c);
     return 0;

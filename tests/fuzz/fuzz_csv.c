@@ -23,10 +23,7 @@ static void read_csv(csv_result *r, const uint8_t *data, size_t size, int skip_b
     memset(r, 0, sizeof *r);
     r->rc = fer_dataset_read_csv(&r->ds, f.path, skip_bad, &r->skipped, &err);
     fuzz_note(r->rc, &err);
-    if (r->rc != FER_OK && err.msg[0] == '\0') {
-        fprintf(stderr, "fer_dataset_read_csv failed without a message\n");
-        abort();
-    }
+    fuzz_expect(r->rc == FER_OK || err.msg[0], "fer_dataset_read_csv failed without a message", NULL);
     fuzz_file_close(&f);
 }
 
@@ -53,26 +50,19 @@ static uint8_t *gzip_bytes(const uint8_t *data, size_t size, size_t *out_size)
     return out;
 }
 
-static void same_or_abort(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "plain and gzip readings differ: %s\n", what);
-        abort();
-    }
-}
-
 static void compare(const csv_result *a, const csv_result *b)
 {
-    same_or_abort(a->rc == b->rc, "status");
-    same_or_abort(a->skipped == b->skipped, "skipped rows");
+    fuzz_expect(a->rc == b->rc, "plain and gzip readings differ:", "status");
+    fuzz_expect(a->skipped == b->skipped, "plain and gzip readings differ:", "skipped rows");
     if (a->rc != FER_OK)
         return;
     const fer_dataset *x = &a->ds, *y = &b->ds;
-    same_or_abort(x->n == y->n && x->h == y->h && x->w == y->w, "size");
+    fuzz_expect(x->n == y->n && x->h == y->h && x->w == y->w, "plain and gzip readings differ:", "size");
     size_t n = (size_t)x->n;
-    same_or_abort(!n || !memcmp(x->pixels, y->pixels, n * (size_t)x->h * (size_t)x->w), "pixels");
-    same_or_abort(!n || !memcmp(x->labels, y->labels, n), "labels");
-    same_or_abort(!n || !memcmp(x->usage, y->usage, n), "usage");
+    fuzz_expect(!n || !memcmp(x->pixels, y->pixels, n * (size_t)x->h * (size_t)x->w),
+                "plain and gzip readings differ:", "pixels");
+    fuzz_expect(!n || !memcmp(x->labels, y->labels, n), "plain and gzip readings differ:", "labels");
+    fuzz_expect(!n || !memcmp(x->usage, y->usage, n), "plain and gzip readings differ:", "usage");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -64,6 +64,16 @@ static inline void fuzz_touch(const uint8_t *p, size_t n)
     (void)sink;
 }
 
+/* A promise fer broke: says which (and detail, when not NULL) and aborts,
+   so that libFuzzer keeps the input. */
+static inline void fuzz_expect(int ok, const char *what, const char *detail)
+{
+    if (!ok) {
+        fprintf(stderr, "%s%s%s\n", what, detail ? " " : "", detail ? detail : "");
+        abort();
+    }
+}
+
 /* With FER_FUZZ_VERBOSE set, prints why fer rejected an input: to check
    that seeds get past the first checks (a seed that is rejected on opening
    explores nothing). */

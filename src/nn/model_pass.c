@@ -297,21 +297,6 @@ const float *fer_model_forward(fer_model *m, const float *x, int n, const fer_pa
     return b->act[m->n_layers - 1];
 }
 
-double fer_model_loss(fer_model *m, const int *labels, const float *sample_weight, int n, long global_n,
-                      int *correct, float *probs)
-{
-    fer_model_batch *b = m->batch;
-    int k = m->cfg.classes;
-    const float *logits = b->act[m->n_layers - 1];
-    double scale = global_n > 0 ? 1.0 / (double)global_n : 0.0;
-    double loss =
-        n > 0 ? fer_softmax_xent(b->dlogits, probs, logits, labels, sample_weight, n, k, scale) : 0.0;
-    b->have_loss_grad = 1;
-    if (correct)
-        *correct = fer_batch_argmax_hits(logits, labels, n, k);
-    return loss;
-}
-
 /* Layers from..stop backward, with dy already in its planned buffer. */
 static void backward_range(fer_model *m, int from, const int plan[], int stop, const fer_pass *p,
                            float *input_grad)

@@ -27,10 +27,12 @@ static inline const char *fuzz_dir(void)
 }
 
 /* Aborts when the file cannot be written: that is the harness failing, not
-   fer. ext (".h5", ".csv") only makes the name telling. */
+   fer. ext (".h5", ".csv") only makes the name telling. The process id is
+   padded so that the path, which fer's messages quote, has the same length
+   in every run. */
 static inline void fuzz_file_open(fuzz_file *f, const uint8_t *data, size_t size, const char *ext)
 {
-    snprintf(f->path, sizeof f->path, "%s/fer-fuzz-%ld%s", fuzz_dir(), (long)getpid(), ext);
+    snprintf(f->path, sizeof f->path, "%s/fer-fuzz-%010ld%s", fuzz_dir(), (long)getpid(), ext);
     int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         perror(f->path);

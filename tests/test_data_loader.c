@@ -7,20 +7,13 @@
 #include "check.h"
 #include "fer/image.h"
 #include "fer/loader.h"
+#include "loader_run.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { N = 53, SIZE = 40, CH = 3, ROW = SIZE * SIZE * CH, MAX_BATCHES = 64 };
-
-typedef struct {
-    long n_batches;
-    int n[MAX_BATCHES], global_n[MAX_BATCHES];
-    float *x[MAX_BATCHES];
-    int labels[MAX_BATCHES][32];
-    int64_t ids[MAX_BATCHES][32];
-} epoch_run;
+enum { N = 53, SIZE = 40, CH = 3, ROW = SIZE * SIZE * CH };
 
 static fer_image_set images;
 
@@ -41,44 +34,12 @@ static fer_loader_opts opts(int batch, int rank, int nranks, int shuffle, int au
     return o;
 }
 
-/* Runs one epoch from first_batch, copying every batch out. */
-static void run_epoch(epoch_run *r, const fer_loader_opts *o, int epoch, long first_batch)
-{
-    fer_loader *l;
-    fer_err err;
-    memset(r, 0, sizeof *r);
-    if (fer_loader_create(&l, o, &err)) {
-        printf("create: %s\n", err.msg);
-        CHECK(0);
-        return;
-    }
-    r->n_batches = fer_loader_batches(l);
-    fer_loader_start_epoch(l, epoch, first_batch);
-    const fer_batch *b;
-    for (long k = first_batch; (b = fer_loader_next(l)); k++) {
-        CHECK(b->batch_index == k && k < MAX_BATCHES);
-        r->n[k] = b->n;
-        r->global_n[k] = b->global_n;
-        r->x[k] = malloc(sizeof(float) * ROW * (b->n + 1));
-        memcpy(r->x[k], b->x, sizeof(float) * ROW * b->n);
-        memcpy(r->labels[k], b->labels, sizeof(int) * b->n);
-        memcpy(r->ids[k], b->ids, sizeof(int64_t) * b->n);
-    }
-    fer_loader_free(l);
-}
-
-static void free_run(epoch_run *r)
-{
-    for (int k = 0; k < MAX_BATCHES; k++)
-        free(r->x[k]);
-}
-
 static void check_visits(void)
 {
     for (int epoch = 0; epoch < 3; epoch++) {
         fer_loader_opts o = opts(8, 0, 1, 1, 1, 0);
-        epoch_run r;
-        run_epoch(&r, &o, epoch, 0);
+        loader_run r;
+        loader_run_epoch(&r, &o, epoch, 0, ROW);
         int seen[N] = {0}, total = 0, in_order = 1;
         for (long k = 0; k < r.n_batches; k++)
             for (int i = 0; i < r.n[k]; i++) {
@@ -92,23 +53,23 @@ static void check_visits(void)
         printf("epoch %d: %ld batches, %d rows, every sample once %d, natural order %d, last batch %d rows\n",
                epoch, r.n_batches, total, once, in_order, r.n[r.n_batches - 1]);
         CHECK(r.n_batches == 7 && total == N && once && !in_order && r.n[6] == 5 && r.global_n[6] == 5);
-        free_run(&r);
+        loader_run_free(&r);
     }
 }
 
 static void check_shards(int batch)
 {
     fer_loader_opts o1 = opts(batch, 0, 1, 1, 1, 0);
-    epoch_run whole;
-    run_epoch(&whole, &o1, 2, 0);
+    loader_run whole;
+    loader_run_epoch(&whole, &o1, 2, 0, ROW);
     static const int ranks[] = {2, 3, 5};
     for (int p = 0; p < 3; p++) {
         int P = ranks[p], mismatches = 0, empty_shards = 0;
-        int offset[MAX_BATCHES] = {0};
+        int offset[LOADER_RUN_BATCHES] = {0};
         for (int rank = 0; rank < P; rank++) {
             fer_loader_opts o = opts(batch, rank, P, 1, 1, rank % 2);
-            epoch_run part;
-            run_epoch(&part, &o, 2, 0);
+            loader_run part;
+            loader_run_epoch(&part, &o, 2, 0, ROW);
             mismatches += part.n_batches != whole.n_batches;
             for (long k = 0; k < whole.n_batches && k < part.n_batches; k++) {
                 int begin, end;
@@ -123,7 +84,7 @@ static void check_shards(int batch)
                                   memcmp(part.ids[k], whole.ids[k] + begin, sizeof(int64_t) * part.n[k]);
                 offset[k] += part.n[k];
             }
-            free_run(&part);
+            loader_run_free(&part);
         }
         for (long k = 0; k < whole.n_batches; k++)
             mismatches += offset[k] != whole.n[k];
@@ -133,10 +94,10 @@ static void check_shards(int batch)
         if (batch < P)
             CHECK(empty_shards > 0);
     }
-    free_run(&whole);
+    loader_run_free(&whole);
 }
 
-static int same_batches(const epoch_run *a, const epoch_run *b, long from)
+static int same_batches(const loader_run *a, const loader_run *b, long from)
 {
     if (a->n_batches != b->n_batches)
         return 0;
@@ -150,11 +111,11 @@ static int same_batches(const epoch_run *a, const epoch_run *b, long from)
 static void check_resume_and_prefetch(void)
 {
     fer_loader_opts sync = opts(8, 1, 2, 1, 1, 0), pre = opts(8, 1, 2, 1, 1, 1);
-    epoch_run a, b, c, d;
-    run_epoch(&a, &sync, 5, 0);
-    run_epoch(&b, &pre, 5, 0);
-    run_epoch(&c, &sync, 5, 3);
-    run_epoch(&d, &pre, 5, 3);
+    loader_run a, b, c, d;
+    loader_run_epoch(&a, &sync, 5, 0, ROW);
+    loader_run_epoch(&b, &pre, 5, 0, ROW);
+    loader_run_epoch(&c, &sync, 5, 3, ROW);
+    loader_run_epoch(&d, &pre, 5, 3, ROW);
     int prefetch_same = same_batches(&a, &b, 0),
         resume_same = same_batches(&a, &c, 3) && same_batches(&a, &d, 3);
     printf("prefetch on/off identical: %d; start at batch 3 gives the same remaining batches: %d\n",
@@ -162,24 +123,24 @@ static void check_resume_and_prefetch(void)
     CHECK(prefetch_same && resume_same && c.n[0] == 0 && c.x[2] == NULL);
     /* Other epochs differ; augmentation changes pixels (the same order
        without it differs from a in x only). */
-    epoch_run e, plain;
-    run_epoch(&e, &sync, 6, 0);
+    loader_run e, plain;
+    loader_run_epoch(&e, &sync, 6, 0, ROW);
     CHECK(!same_batches(&a, &e, 0));
     fer_loader_opts no_aug = sync;
     no_aug.augment = 0;
-    run_epoch(&plain, &no_aug, 5, 0);
+    loader_run_epoch(&plain, &no_aug, 5, 0, ROW);
     int changed = 0;
     for (long k = 0; k < a.n_batches; k++)
         for (int i = 0; i < a.n[k] * ROW; i++)
             changed += a.x[k][i] != plain.x[k][i];
     printf("augmentation changed %d of %d values\n", changed, 27 * ROW);
     CHECK(changed > 27 * ROW / 2 && !memcmp(a.ids[0], plain.ids[0], sizeof(int64_t) * a.n[0]));
-    free_run(&plain);
-    free_run(&a);
-    free_run(&b);
-    free_run(&c);
-    free_run(&d);
-    free_run(&e);
+    loader_run_free(&plain);
+    loader_run_free(&a);
+    loader_run_free(&b);
+    loader_run_free(&c);
+    loader_run_free(&d);
+    loader_run_free(&e);
 }
 
 /* Restarting epochs with a prefetch job in flight, and loader reuse. */
@@ -194,22 +155,22 @@ static void check_restart_in_flight(void)
     fer_loader_next(l);
     fer_loader_start_epoch(l, 1, 2); /* batch 1 of epoch 0 may still be in the making */
     const fer_batch *b = fer_loader_next(l);
-    epoch_run ref;
+    loader_run ref;
     fer_loader_opts os = opts(8, 0, 1, 1, 1, 0);
-    run_epoch(&ref, &os, 1, 2);
+    loader_run_epoch(&ref, &os, 1, 2, ROW);
     int ok =
         b && b->batch_index == 2 && b->n == ref.n[2] && !memcmp(b->x, ref.x[2], sizeof(float) * ROW * b->n);
     printf("restart while prefetching: batch 2 of epoch 1 as expected: %d\n", ok);
     CHECK(ok);
-    free_run(&ref);
+    loader_run_free(&ref);
     fer_loader_free(l);
 }
 
 static void check_eval_mode(void)
 {
     fer_loader_opts o = opts(10, 0, 1, 0, 0, 1);
-    epoch_run r;
-    run_epoch(&r, &o, 3, 0);
+    loader_run r;
+    loader_run_epoch(&r, &o, 3, 0, ROW);
     int in_order = 1, exact = 1, total = 0;
     for (long k = 0; k < r.n_batches; k++)
         for (int i = 0; i < r.n[k]; i++, total++) {
@@ -222,7 +183,7 @@ static void check_eval_mode(void)
         }
     printf("evaluation mode: natural order %d, pixels = grey - VGG BGR means exactly %d\n", in_order, exact);
     CHECK(in_order && exact && total == N);
-    free_run(&r);
+    loader_run_free(&r);
 }
 
 static void check_bad_opts(void)

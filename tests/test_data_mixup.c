@@ -11,6 +11,7 @@
 #include "fer/mixup.h"
 #include "fer/rng.h"
 #include "fer/rng_beta.h"
+#include "loader_run.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -77,15 +78,6 @@ static void check_draw(void)
           moved > IDS * 9 / 10);
 }
 
-typedef struct {
-    long n_batches;
-    int n[8], global_n[8];
-    float *x[8];
-    int labels[8][BATCH], mix_labels[8][BATCH];
-    float lambda[8][BATCH];
-    int64_t ids[8][BATCH];
-} epoch_run;
-
 static fer_image_set images;
 
 static fer_loader_opts opts(int rank, int nranks, double alpha, int prefetch)
@@ -108,40 +100,8 @@ static fer_loader_opts opts(int rank, int nranks, double alpha, int prefetch)
     return o;
 }
 
-static void run_epoch(epoch_run *r, const fer_loader_opts *o, long first_batch)
-{
-    fer_loader *l;
-    fer_err err;
-    memset(r, 0, sizeof *r);
-    if (fer_loader_create(&l, o, &err)) {
-        printf("create: %s\n", err.msg);
-        CHECK(0);
-        return;
-    }
-    r->n_batches = fer_loader_batches(l);
-    fer_loader_start_epoch(l, EPOCH, first_batch);
-    const fer_batch *b;
-    for (long k = first_batch; k < 8 && (b = fer_loader_next(l)); k++) {
-        r->n[k] = b->n;
-        r->global_n[k] = b->global_n;
-        r->x[k] = malloc(sizeof(float) * ROW * (b->n + 1));
-        memcpy(r->x[k], b->x, sizeof(float) * ROW * b->n);
-        memcpy(r->labels[k], b->labels, sizeof(int) * b->n);
-        memcpy(r->mix_labels[k], b->mix_labels, sizeof(int) * b->n);
-        memcpy(r->lambda[k], b->mix_lambda, sizeof(float) * b->n);
-        memcpy(r->ids[k], b->ids, sizeof(int64_t) * b->n);
-    }
-    fer_loader_free(l);
-}
-
-static void free_run(epoch_run *r)
-{
-    for (int k = 0; k < 8; k++)
-        free(r->x[k]);
-}
-
 /* Rows [begin, begin + n) of batch k of `whole` equal batch k of `part`. */
-static int same_rows(const epoch_run *part, const epoch_run *whole, long k, int begin)
+static int same_rows(const loader_run *part, const loader_run *whole, long k, int begin)
 {
     int n = part->n[k];
     return !memcmp(part->x[k], whole->x[k] + (size_t)begin * ROW, sizeof(float) * ROW * n) &&
@@ -151,14 +111,14 @@ static int same_rows(const epoch_run *part, const epoch_run *whole, long k, int 
            !memcmp(part->ids[k], whole->ids[k] + begin, sizeof(int64_t) * n);
 }
 
-static void check_ranks(const epoch_run *whole)
+static void check_ranks(const loader_run *whole)
 {
     for (int P = 2; P <= 3; P++) {
         int mismatches = 0, foreign = 0;
         for (int rank = 0; rank < P; rank++) {
             fer_loader_opts o = opts(rank, P, 1.0, rank % 2);
-            epoch_run part;
-            run_epoch(&part, &o, 0);
+            loader_run part;
+            loader_run_epoch(&part, &o, EPOCH, 0, ROW);
             for (long k = 0; k < whole->n_batches; k++) {
                 int begin, end;
                 fer_shard_range(whole->n[k], rank, P, &begin, &end);
@@ -171,7 +131,7 @@ static void check_ranks(const epoch_run *whole)
                     foreign += m.partner >= 0 && !in_shard;
                 }
             }
-            free_run(&part);
+            loader_run_free(&part);
         }
         printf("P=%d: shards concatenate to the P=1 batches (pixels, labels, partner labels, lambdas) "
                "bitwise: %s; rows whose partner is outside the rank's shard: %d\n",
@@ -182,11 +142,11 @@ static void check_ranks(const epoch_run *whole)
 
 /* Every mixed row is lambda * (the row of its id without mixup) + (1 -
    lambda) * (the row of its partner's id without mixup), to the bit. */
-static void check_rows(const epoch_run *whole)
+static void check_rows(const loader_run *whole)
 {
     fer_loader_opts o = opts(0, 1, 0.0, 0);
-    epoch_run plain;
-    run_epoch(&plain, &o, 0);
+    loader_run plain;
+    loader_run_epoch(&plain, &o, EPOCH, 0, ROW);
     const float *by_id[N] = {0};
     for (long k = 0; k < plain.n_batches; k++)
         for (int i = 0; i < plain.n[k]; i++)
@@ -213,15 +173,15 @@ static void check_rows(const epoch_run *whole)
            mixed, N, wrong, unmixed_same);
     CHECK(mixed > N / 2 && mixed < N && wrong == 0 && unmixed_same);
     free(want);
-    free_run(&plain);
+    loader_run_free(&plain);
 }
 
-static void check_prefetch_and_resume(const epoch_run *whole)
+static void check_prefetch_and_resume(const loader_run *whole)
 {
     fer_loader_opts o = opts(0, 1, 1.0, 1);
-    epoch_run pre, late;
-    run_epoch(&pre, &o, 0);
-    run_epoch(&late, &o, 3);
+    loader_run pre, late;
+    loader_run_epoch(&pre, &o, EPOCH, 0, ROW);
+    loader_run_epoch(&late, &o, EPOCH, 3, ROW);
     int same_pre = 1, same_late = 1;
     for (long k = 0; k < whole->n_batches; k++) {
         same_pre &= pre.n[k] == whole->n[k] && same_rows(&pre, whole, k, 0);
@@ -231,8 +191,8 @@ static void check_prefetch_and_resume(const epoch_run *whole)
     printf("prefetch on/off identical: %d; a start at batch 3 gives the same remaining batches: %d\n",
            same_pre, same_late);
     CHECK(same_pre && same_late);
-    free_run(&pre);
-    free_run(&late);
+    loader_run_free(&pre);
+    loader_run_free(&late);
 }
 
 int main(void)
@@ -255,11 +215,11 @@ int main(void)
     }
     images = (fer_image_set){N, SIZE, pixels, labels, ids};
     fer_loader_opts o = opts(0, 1, 1.0, 0);
-    epoch_run whole;
-    run_epoch(&whole, &o, 0);
+    loader_run whole;
+    loader_run_epoch(&whole, &o, EPOCH, 0, ROW);
     check_rows(&whole);
     check_ranks(&whole);
     check_prefetch_and_resume(&whole);
-    free_run(&whole);
+    loader_run_free(&whole);
     return check_report("test_data_mixup");
 }

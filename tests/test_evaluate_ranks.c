@@ -11,6 +11,7 @@
 #include "fer/config.h"
 #include "fer/dist.h"
 #include "fer/evaluate.h"
+#include "source_model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +26,9 @@ typedef struct {
 
 static int setup(fer_model *m, images *im, fer_err *err)
 {
-    const char *root = getenv("FER_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/configs/tiny.yaml", root ? root : ".");
-    fer_config *c = malloc(sizeof *c);
-    if (!c)
-        return fer_fail(err, "out of memory");
-    int rc = fer_config_load(c, path, err);
-    if (rc == FER_OK)
-        rc = fer_model_init(m, &c->model, 1, err);
-    int size = c->model.input_size, classes = c->model.classes;
-    free(c);
-    if (rc)
+    if (source_model(m, "configs/tiny.yaml", 1, err))
         return FER_ERROR;
+    int size = m->cfg.input_size, classes = m->cfg.classes;
     im->pixels = malloc((size_t)IMAGES * size * size);
     if (!im->pixels) {
         fer_model_free(m);

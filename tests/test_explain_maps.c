@@ -10,6 +10,7 @@
 
 #include "fer/explain.h"
 #include "fer/rng.h"
+#include "source_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,17 +19,10 @@
 
 static int load_model(fer_model *m, const char *config, uint64_t seed)
 {
-    const char *src = getenv("FER_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", src ? src : ".", config);
-    fer_config *cfg = calloc(1, sizeof *cfg);
     fer_err err;
-    int rc = cfg ? fer_config_load(cfg, path, &err) : FER_ERROR;
-    if (rc == FER_OK)
-        rc = fer_model_init(m, &cfg->model, seed, &err);
+    int rc = source_model(m, config, seed, &err);
     if (rc)
-        printf("cannot build %s: %s\n", path, err.msg);
-    free(cfg);
+        printf("cannot build %s: %s\n", config, err.msg);
     return rc;
 }
 

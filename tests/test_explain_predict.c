@@ -8,6 +8,7 @@
 #include "fer/explain.h"
 #include "fer/image.h"
 #include "fer/loader.h"
+#include "source_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -92,16 +93,11 @@ static void check_files(const char *dir)
 
 static void check_probabilities(void)
 {
-    const char *srcdir = getenv("FER_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/configs/tiny.yaml", srcdir ? srcdir : ".");
-    fer_config *cfg = calloc(1, sizeof *cfg);
     fer_model m;
     fer_err err;
-    if (fer_config_load(cfg, path, &err) || fer_model_init(&m, &cfg->model, 3, &err)) {
+    if (source_model(&m, "configs/tiny.yaml", 3, &err)) {
         printf("cannot build the tiny model: %s\n", err.msg);
         CHECK(0);
-        free(cfg);
         return;
     }
     enum { N = 5 };
@@ -140,7 +136,6 @@ static void check_probabilities(void)
     CHECK(fer_predict_probs(&m, x, N, 0, p1, &err) == FER_ERROR);
     free(x);
     fer_model_free(&m);
-    free(cfg);
 }
 
 int main(void)

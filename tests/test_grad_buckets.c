@@ -17,6 +17,7 @@
 #include "check_mpi.h"
 #include "fer/dist.h"
 #include "fer/grad_buckets.h"
+#include "source_model.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -204,18 +205,12 @@ static void run_stage(fer_model *m, const fer_dist *d, const shard *s, int first
 
 static int setup(fer_model *m, shard *s, const fer_dist *d, fer_err *err)
 {
-    const char *root = getenv("FER_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/configs/tiny.yaml", root ? root : ".");
-    fer_config *c = malloc(sizeof *c);
-    if (!c)
-        return fer_fail(err, "out of memory");
-    int rc = fer_config_load(c, path, err);
-    if (rc == FER_OK)
-        rc = fer_model_init(m, &c->model, 1, err);
-    free(c);
-    if (rc || fer_model_reserve(m, SHARD, err))
+    if (source_model(m, "configs/tiny.yaml", 1, err))
         return FER_ERROR;
+    if (fer_model_reserve(m, SHARD, err)) {
+        fer_model_free(m);
+        return FER_ERROR;
+    }
     size_t floats = SHARD * fer_model_input_size(m);
     s->x = malloc(floats * sizeof *s->x);
     if (!s->x)

@@ -44,7 +44,7 @@ _fer_value() {
     --fill) COMPREPLY=($(compgen -W "nearest constant reflect wrap" -- "$cur")) ;;
     --usage) COMPREPLY=($(compgen -W "Training PublicTest PrivateTest" -- "$cur")) ;;
     --image | --in) _fer_files "$cur" 'png|PNG|jpg|JPG|jpeg|JPEG' ;;
-    --out | --data | --run-dir | --synthetic) _fer_files "$cur" '*' ;;
+    --out | --data | --run-dir | --synthetic | --probs) _fer_files "$cur" '*' ;;
     --set | --opset | --batch | --steps | --step | --seed | --count | --layer | --per-class | --scale | \
         --threads | --stop-after-steps | --grad-tol | --min-cosine | --max-rel-l2 | --max-flips | \
         --theta | --tx | --ty | --zx | --zy | --shear | --cval | --preview)

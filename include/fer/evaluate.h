@@ -32,4 +32,9 @@ int fer_evaluate_views(fer_model *m, const fer_dist *d, const fer_image_set *s, 
                        const fer_view *views, int n_views, fer_eval_result *r, float *probs_out,
                        fer_err *err);
 
+/* Loss, accuracy and confusion of n x k probabilities (an average over views
+   or models, which has no logits) against labels. The loss is taken from the
+   probabilities directly, kept finite where one rounded to 0. */
+void fer_evaluate_score(fer_eval_result *r, const float *probs, const uint8_t *labels, long n, int k);
+
 #endif

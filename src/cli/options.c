@@ -56,6 +56,18 @@ static int add_positional(parsed *p, const char *cmd, const char *a)
     return FER_EXIT_OK;
 }
 
+static int store_value(const cli_flag *f, const char *cmd, const char *v)
+{
+    if (f->has_value != CLI_REPEATED) {
+        *f->value = v;
+        return FER_EXIT_OK;
+    }
+    if (*f->flag == CLI_MAX_REPEATS)
+        return cli_usage(cmd, "too many %s options (at most %d)", f->name, CLI_MAX_REPEATS);
+    f->value[(*f->flag)++] = v;
+    return FER_EXIT_OK;
+}
+
 /* One argument that is not an option: CONFIG first when wanted. */
 static int add_argument(parsed *p, const char *cmd, const char *a, int want_config)
 {
@@ -84,8 +96,8 @@ static int parse(parsed *p, const char *cmd, int argc, char **argv, const cli_fl
                 p->sets[p->n_sets++] = v;
             else if (is_config)
                 p->config = v;
-            else
-                *f->value = v;
+            else if ((rc = store_value(f, cmd, v)) != FER_EXIT_OK)
+                return rc;
         } else if (f || names(a, "--help", &inline_value)) {
             if (inline_value)
                 return cli_usage(cmd, "%s takes no value, got '%s'", f ? f->name : "--help", a);

@@ -9,11 +9,15 @@
 #include "fer/config.h"
 #include "option_number.h"
 
+/* A repeatable option (has_value CLI_REPEATED): each value goes to
+   value[*flag], which counts them, up to CLI_MAX_REPEATS. */
+enum { CLI_REPEATED = 2, CLI_MAX_REPEATS = 16 };
+
 typedef struct {
     const char *name;   /* "--run-dir" */
-    int has_value;      /* 1: takes the next argument */
+    int has_value;      /* 1: takes the next argument; CLI_REPEATED: each time given */
     const char **value; /* has_value: where the argument goes */
-    int *flag;          /* !has_value: set to 1 */
+    int *flag;          /* !has_value: set to 1; CLI_REPEATED: the count */
 } cli_flag;
 
 #define CLI_MAX_POSITIONAL 64

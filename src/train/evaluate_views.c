@@ -1,13 +1,14 @@
 /* Test-time augmentation over an image set: each view is one full
    evaluation whose probabilities (gathered on every rank) are summed, so the
-   average, and what is scored from it, is the same on every rank count. */
+   average, and what is scored from it, is the same on every rank count.
+   Also the scoring of averaged probabilities that ensembles use. */
 #include "fer/evaluate.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void score(fer_eval_result *r, const float *probs, const uint8_t *labels, long n, int k)
+void fer_evaluate_score(fer_eval_result *r, const float *probs, const uint8_t *labels, long n, int k)
 {
     double loss = 0;
     long hits = 0;
@@ -50,7 +51,7 @@ int fer_evaluate_views(fer_model *m, const fer_dist *d, const fer_image_set *s, 
     if (!rc) {
         for (size_t i = 0; i < cells; i++)
             mean[i] = (float)(sum[i] / n_views);
-        score(r, mean, s->labels, s->n, k);
+        fer_evaluate_score(r, mean, s->labels, s->n, k);
         if (probs_out)
             memcpy(probs_out, mean, cells * sizeof *mean);
     }

@@ -21,6 +21,11 @@ need_python() { # need_python module... : skip (77) unless Debian's python3 has 
     /usr/bin/python3 -c "import $m" 2>/dev/null || { echo "skipped: /usr/bin/python3 lacks $m"; exit 77; }
   done
 }
+test_program() { # test_program NAME: sets prog to the built C test program NAME, or skips (77)
+  : "${FER_BUILD_DIR:?FER_BUILD_DIR must point at the build directory}"
+  prog=$FER_BUILD_DIR/tests/$1
+  [ -x "$prog" ] || { echo "skipped: $prog not built"; exit 77; }
+}
 mpirun_fer() { # mpirun_fer NP args...
   local np=$1; shift
   mpirun -np "$np" --oversubscribe --bind-to none "$fer" "$@"

@@ -14,9 +14,7 @@
 #     creator is the world rank that is local rank 0 on that node.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/cluster/cluster.bash"
-: "${FER_BUILD_DIR:?FER_BUILD_DIR must point at the build directory}"
-prog=$FER_BUILD_DIR/tests/test_shared_images
-[ -x "$prog" ] || { echo "skipped: $prog not built"; exit 77; }
+test_program test_shared_images
 cluster_up 2
 cd "$work"
 

@@ -9,9 +9,7 @@
 #    (compare_runs.py with tolerance 0), and the log says which way ran.
 source "$(dirname "$0")/lib.bash"
 need_python numpy h5py
-: "${FER_BUILD_DIR:?FER_BUILD_DIR must point at the build directory}"
-prog=$FER_BUILD_DIR/tests/test_grad_buckets
-[ -x "$prog" ] || { echo "skipped: $prog not built"; exit 77; }
+test_program test_grad_buckets
 cd "$work"
 for p in 2 3; do
   set +e

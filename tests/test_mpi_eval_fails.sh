@@ -10,9 +10,7 @@
 #     and no rank prints an empty error line.
 # The code before the agreement hung in each case until the timeout.
 source "$(dirname "$0")/lib.bash"
-: "${FER_BUILD_DIR:?FER_BUILD_DIR must point at the build directory}"
-prog=$FER_BUILD_DIR/tests/test_evaluate_ranks
-[ -x "$prog" ] || { echo "skipped: $prog not built"; exit 77; }
+test_program test_evaluate_ranks
 cd "$work"
 for p in 2 3; do
   set +e

@@ -4,9 +4,7 @@
 # nothing and their private memory (RssAnon) stays flat while the node's
 # copy grows; the node's ranks together hold one copy (the sum of their Pss of the window).
 source "$(dirname "$0")/lib.bash"
-: "${FER_BUILD_DIR:?FER_BUILD_DIR must point at the build directory}"
-prog=$FER_BUILD_DIR/tests/test_shared_images
-[ -x "$prog" ] || { echo "skipped: $prog not built"; exit 77; }
+test_program test_shared_images
 cd "$work"
 for n in 200 1200; do
   set +e

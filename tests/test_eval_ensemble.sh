@@ -88,7 +88,7 @@ refused() { # refused RC EXPECTED LOG TEXT: exit code EXPECTED and one line with
   [ "$1" -eq "$2" ] && grep -qF -- "$4" "$3" && [ "$(grep -c . "$3")" -le 2 ]
 }
 check "members with different test sets: exit 1, one line naming the member and both sets" \
-  refused $rc_c 1 ec.log "c/best.h5: reads synthetic, seed 2 where the first checkpoint reads synthetic, seed 1"
+  refused $rc_c 1 ec.log "c/best.h5: scores synthetic (seed 2) PrivateTest where the first checkpoint scores synthetic (seed 1) PrivateTest"
 check "a missing member: exit 1 naming it" refused $rc_m 1 em.log "missing.h5"
 check "17 members: usage error (exit 2)" refused $rc_17 2 e17.log "at most 16"
 check "no ensemble files after a refusal" test ! -e a/eval-PrivateTest-ensemble2.json

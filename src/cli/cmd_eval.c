@@ -62,15 +62,15 @@ typedef struct {
     char source[FER_PATH_LEN + 64]; /* where the images come from */
 } ensemble;
 
-/* The data a member reads: --data or its config's, and for the synthetic
-   set the run seed it is generated from. */
+/* The images a member scores: --data or its config's data set (for the
+   synthetic one, the run seed it is generated from) and the usage. */
 static void data_source(char *out, size_t size, const fer_config *cfg, const char *data)
 {
     const char *path = data ? data : cfg->data.path;
     if (!strcmp(path, "synthetic"))
-        snprintf(out, size, "synthetic, seed %llu", (unsigned long long)cfg->seed);
+        snprintf(out, size, "synthetic (seed %llu) %s", (unsigned long long)cfg->seed, cfg->data.test_usage);
     else
-        snprintf(out, size, "%s", path);
+        snprintf(out, size, "%s %s", path, cfg->data.test_usage);
 }
 
 static int take_first(ensemble *e, const fer_run_data *data, const fer_config *cfg, const char *data_arg,
@@ -104,7 +104,8 @@ static int check_same_set(const ensemble *e, const fer_image_set *s, const fer_c
     if (strcmp(source, e->source))
         return fer_fail(
             err,
-            "%s: reads %s where the first checkpoint reads %s: give every member the same data with --data",
+            "%s: scores %s where the first checkpoint scores %s: give every member the same data with --data "
+            "and --usage",
             path, source, e->source);
     if (classes != e->classes)
         return fer_fail(
